@@ -1,0 +1,62 @@
+import subprocess
+import sys
+from pathlib import Path
+
+from wgan.checkpoint import load_checkpoint
+from wgan.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--set", "batch_size=8", "--set", "holdout_size=32"]
+
+
+def test_train_resume_and_sample_end_to_end(mnist_root, tmp_path, capsys):
+    out = tmp_path / "run.pt"
+    common = ["--data-root", str(mnist_root), "--device", "cpu", "--out", str(out)]
+    assert main(["train", "--preset", "seed", "--split", "test", "--steps", "3", *TINY, *common]) == 0
+    checkpoint = load_checkpoint(out)
+    assert checkpoint.iteration == 3 and checkpoint.config.split == "test" and checkpoint.config.batch_size == 8
+    assert checkpoint.card["command"].startswith("python -m wgan train --preset seed --split test --steps 3")
+
+    # --steps counts from where the run stands.
+    assert main(["train", "--resume", "--steps", "2", *common]) == 0
+    assert load_checkpoint(out).iteration == 5
+    assert len(load_checkpoint(out).payload["history"]["w_estimate"]) == 5
+
+    grid = tmp_path / "grid.png"
+    assert main(["sample", "--checkpoint", str(out), "--seed", "0", "--n", "16", "--out", str(grid)]) == 0
+    assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = tmp_path / "again.png"
+    main(["sample", "--checkpoint", str(out), "--seed", "0", "--n", "16", "--out", str(again)])
+    assert again.read_bytes() == grid.read_bytes()  # the same seed gives the same picture
+
+
+def test_train_by_epochs_and_refuses_to_clobber(mnist_root, tmp_path, capsys):
+    out = tmp_path / "epochs.pt"
+    common = ["--data-root", str(mnist_root), "--device", "cpu", "--out", str(out), *TINY]
+    # 300 test images - 32 held out = 268; batch 8 -> 33.5 iterations per epoch; 0.1 epoch -> 4 iterations.
+    assert main(["train", "--split", "test", "--epochs", "0.1", *common]) == 0
+    assert load_checkpoint(out).iteration == 4
+    before = out.read_bytes()
+    assert main(["train", "--split", "test", "--steps", "1", *common]) == 2
+    assert "exists" in capsys.readouterr().err and out.read_bytes() == before
+
+
+def test_bad_inputs_are_one_line_errors(mnist_root, tmp_path, capsys):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00" * 100)
+    assert main(["train", "--resume", "--out", str(corrupt), "--data-root", str(mnist_root)]) == 2
+    assert corrupt.read_bytes() == b"\x00" * 100  # never overwritten
+    assert main(["train", "--set", "n_critic=zero", "--out", str(tmp_path / "x.pt")]) == 2
+    assert main(["sample", "--checkpoint", str(tmp_path / "nope.pt")]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) >= 3 and "corrupt" in errors[0] and "n_critic" in errors[1] and "no such" in errors[2]
+
+
+def test_print_config_and_module_entry_point():
+    completed = subprocess.run(
+        [sys.executable, "-m", "wgan", "train", "--preset", "gp", "--print-config", "--set", "gp_weight=5"],
+        cwd=REPO, capture_output=True, text=True, check=True,
+    )
+    assert '"gp_weight": 5.0' in completed.stdout and '"objective": "wgan-gp"' in completed.stdout
+
+

@@ -1,0 +1,83 @@
+import math
+
+import pytest
+import torch
+
+from wgan.config import preset
+from wgan.data import load_images
+from wgan.train import METRICS, evaluate_holdout, init_state, train_chunk, train_step
+
+SMALL = {"batch_size": 16, "holdout_size": 32}
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_root):
+    return load_images("mnist", mnist_root, "train", download=False)
+
+
+def test_seed_preset_steps_clip_and_report(digits):
+    state = init_state(preset("seed", **SMALL), digits, "cpu")
+    metrics = train_step(state)
+    assert set(metrics) == set(METRICS) - {"js_estimate"}
+    assert all(isinstance(value, torch.Tensor) and value.dim() == 0 for value in metrics.values())
+    weights = torch.cat([p.detach().flatten() for p in state.critic.parameters()])
+    assert weights.abs().max().item() <= 0.01 + 1e-9
+    # The W estimate is minus the critic loss when there is no penalty.
+    assert math.isclose(metrics["w_estimate"].item(), -metrics["critic_loss"].item(), rel_tol=1e-5, abs_tol=1e-7)
+    result = train_chunk(state, 3)
+    assert result.iterations == 3 and result.images_per_s > 0
+    assert state.iteration == 4 and state.real_images_seen == 4 * 16 and len(state.history) == 4
+    assert state.history.columns["iteration"] == [0.0, 1.0, 2.0, 3.0]
+    assert all(len(values) == 4 for values in state.history.columns.values())
+
+
+def test_generator_and_critic_both_learn(digits):
+    state = init_state(preset("seed", **SMALL), digits, "cpu")
+    generator_before = [p.detach().clone() for p in state.generator.parameters()]
+    critic_before = [p.detach().clone() for p in state.critic.parameters()]
+    train_chunk(state, 2)
+    assert any(not torch.equal(a, b) for a, b in zip(generator_before, state.generator.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(critic_before, state.critic.parameters(), strict=True))
+
+
+def test_gp_preset_penalty_and_gan_js(digits):
+    gp = init_state(preset("gp", **SMALL), digits, "cpu")
+    metrics = train_step(gp)
+    assert gp.critic_updates == 5 and metrics["gradient_penalty"].item() > 0
+    gan = init_state(preset("gan", **SMALL), digits, "cpu")
+    metrics = train_step(gan)
+    js = metrics["js_estimate"].item()
+    assert 0 <= js <= math.log(2) + 1e-6 or js < 0.1  # an untrained discriminator: JS estimate near 0
+
+
+def test_paper_warmup_runs_its_extra_critic_steps(digits):
+    state = init_state(preset("paper", batch_size=8, holdout_size=32, warmup_n_critic=12), digits, "cpu")
+    train_step(state)
+    assert state.critic_updates == 12
+    off = init_state(preset("paper", ["critic_warmup=false"], batch_size=8, holdout_size=32), digits, "cpu")
+    train_step(off)
+    assert off.critic_updates == 5
+
+
+def test_same_seed_same_start_for_wgan_and_gan(digits):
+    wgan = init_state(preset("seed", **SMALL), digits, "cpu")
+    gan = init_state(preset("gan", **SMALL), digits, "cpu")
+    assert torch.equal(wgan.fixed_noise, gan.fixed_noise)
+    for a, b in zip(wgan.generator.parameters(), gan.generator.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(wgan.data.sample(8, wgan.data_rng), gan.data.sample(8, gan.data_rng))
+
+
+def test_bf16_autocast_trains(digits):
+    state = init_state(preset("seed", precision="bf16", **SMALL), digits, "cpu")
+    train_chunk(state, 2)
+    assert all(math.isfinite(v) for v in state.history.columns["w_estimate"])
+    assert all(p.dtype == torch.float32 for p in state.critic.parameters())
+
+
+def test_holdout_evaluation(digits):
+    state = init_state(preset("seed", **SMALL), digits, "cpu")
+    train_chunk(state, 2)
+    figures = evaluate_holdout(state)
+    assert set(figures) == {"w_train", "w_holdout"} and all(math.isfinite(v) for v in figures.values())
+    assert state.critic.training  # restored after the evaluation

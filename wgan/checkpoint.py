@@ -1,0 +1,229 @@
+"""Checkpoints: one plain dict of tensors and primitives, written atomically, read with weights_only=True.
+
+A full checkpoint resumes a run exactly (both optimisers, counters, fixed noise, random-stream states and
+the metric history); a generator-only checkpoint (`export_generator`) holds what sampling needs. Both load
+through `load_checkpoint`, the one loading function the command line and every page use. It never
+unpickles code: a file carrying anything but tensors and primitives is refused with a one-line error.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from wgan.config import TrainConfig
+from wgan.data import ImageData
+from wgan.models import Critic, Generator
+from wgan.train import History, TrainState, build_models, init_state
+
+FORMAT = "wgan-checkpoint"
+FORMAT_VERSION = 1
+FULL_KEYS = {
+    "generator",
+    "critic",
+    "generator_optimizer",
+    "critic_optimizer",
+    "counters",
+    "rng",
+    "history",
+}
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be read or does not fit; the message is one line naming file and problem."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: its path, config and raw dict (tensors on the CPU)."""
+
+    path: Path
+    config: TrainConfig
+    payload: dict[str, Any]
+
+    @property
+    def full(self) -> bool:
+        """True when it can resume training, False for a generator-only (sampling) checkpoint."""
+        return FULL_KEYS <= self.payload.keys()
+
+    @property
+    def iteration(self) -> int:
+        return int(self.payload.get("counters", {}).get("iteration", self.payload.get("iteration", 0)))
+
+    @property
+    def card(self) -> dict[str, Any]:
+        """Free-form facts about how it was made (data, command, wall time, device)."""
+        return dict(self.payload.get("card", {}))
+
+
+def state_payload(state: TrainState, card: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The plain dict that `save_checkpoint` writes for a run (tensors moved to the CPU)."""
+    state.history.flush()
+    rng = {
+        "data": state.data_rng.get_state(),
+        "noise": state.noise_rng.get_state(),
+        "torch_cpu": torch.get_rng_state(),
+    }
+    if state.device.type == "cuda":
+        rng["torch_cuda"] = torch.cuda.get_rng_state(state.device)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": state.config.to_dict(),
+        "generator": _cpu(state.generator.state_dict()),
+        "critic": _cpu(state.critic.state_dict()),
+        "generator_optimizer": _cpu(state.generator_optimizer.state_dict()),
+        "critic_optimizer": _cpu(state.critic_optimizer.state_dict()),
+        "counters": {
+            "iteration": state.iteration,
+            "critic_updates": state.critic_updates,
+            "real_images_seen": state.real_images_seen,
+            "wall_seconds": state.wall_seconds,
+        },
+        "fixed_noise": state.fixed_noise.cpu(),
+        "rng": rng,
+        "history": {name: list(values) for name, values in state.history.columns.items()},
+        "card": dict(card or {}),
+    }
+
+
+def save_checkpoint(state: TrainState, path: str | Path, card: dict[str, Any] | None = None) -> Path:
+    """Write a full checkpoint of `state` atomically (temporary file in the same folder, then rename)."""
+    return write_payload(state_payload(state, card), path)
+
+
+def export_generator(checkpoint: Checkpoint, path: str | Path, card: dict[str, Any] | None = None) -> Path:
+    """Write a generator-only checkpoint (config, generator weights, fixed noise, history, card)."""
+    payload = {
+        key: checkpoint.payload[key]
+        for key in ("format", "format_version", "config", "generator", "fixed_noise", "history")
+        if key in checkpoint.payload
+    }
+    payload["iteration"] = checkpoint.iteration
+    payload["card"] = {**checkpoint.card, **(card or {})}
+    return write_payload(payload, path)
+
+
+def write_payload(payload: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(payload, file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and validate a checkpoint file. Raises CheckpointError with a one-line message on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # protocol warnings for foreign pickles: the error says enough
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # weights_only refuses any global it does not know (classes, functions: code) and any pickle
+        # opcode it does not support (a file that is not a torch checkpoint at all).
+        detail = str(error).partition("WeightsUnpickler error:")[2].strip().splitlines()
+        detail_line = detail[0].strip() if detail else str(error).strip().splitlines()[0]
+        if "Unsupported global" in detail_line:
+            raise CheckpointError(
+                f"{path}: refused, the file carries Python objects other than tensors ({detail_line[:120]})"
+            ) from None
+        raise CheckpointError(
+            f"{path}: corrupt or truncated file, or not a PyTorch checkpoint ({detail_line[:120]})"
+        ) from None
+    except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, IndexError, KeyError) as error:
+        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: corrupt or truncated file ({detail})") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a wgan checkpoint (no '{FORMAT}' marker; a foreign file?)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: format version {version!r}, this code reads version {FORMAT_VERSION}")
+    missing = {"config", "generator"} - payload.keys()
+    if missing:
+        raise CheckpointError(f"{path}: missing {', '.join(sorted(missing))}")
+    try:
+        config = TrainConfig.from_dict(payload["config"])
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: bad config ({error})") from None
+    checkpoint = Checkpoint(path, config, payload)
+    # Check the weights fit the models now, so a bad file fails here and not halfway through a page.
+    generator, critic = build_models(config, torch.device("cpu"))
+    _load_strict(path, generator, payload["generator"], "generator")
+    if "critic" in payload:
+        _load_strict(path, critic, payload["critic"], "critic")
+    return checkpoint
+
+
+def load_generator(checkpoint: Checkpoint, device: torch.device | str = "cpu") -> Generator:
+    """The checkpoint's generator in eval mode on `device`."""
+    generator = Generator(checkpoint.config.z_dim)
+    _load_strict(checkpoint.path, generator, checkpoint.payload["generator"], "generator")
+    return generator.to(device).eval()
+
+
+def restore_state(checkpoint: Checkpoint, data: ImageData, device: torch.device | str = "cpu") -> TrainState:
+    """A TrainState that continues the saved run exactly: weights, optimisers, counters, random streams."""
+    if not checkpoint.full:
+        raise CheckpointError(f"{checkpoint.path}: holds only a generator (for sampling); it cannot resume training")
+    payload = checkpoint.payload
+    state = init_state(checkpoint.config, data, device)
+    _load_strict(checkpoint.path, state.generator, payload["generator"], "generator")
+    _load_strict(checkpoint.path, state.critic, payload["critic"], "critic")
+    try:
+        state.generator_optimizer.load_state_dict(payload["generator_optimizer"])
+        state.critic_optimizer.load_state_dict(payload["critic_optimizer"])
+        counters = payload["counters"]
+        state.iteration = int(counters["iteration"])
+        state.critic_updates = int(counters["critic_updates"])
+        state.real_images_seen = int(counters["real_images_seen"])
+        state.wall_seconds = float(counters.get("wall_seconds", 0.0))
+        state.fixed_noise = payload["fixed_noise"].to(state.device)
+        rng = payload["rng"]
+        state.data_rng.set_state(rng["data"])
+        state.noise_rng.set_state(rng["noise"])
+        torch.set_rng_state(rng["torch_cpu"])
+        if "torch_cuda" in rng and state.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["torch_cuda"], state.device)
+        state.history = History(columns={name: list(values) for name, values in payload["history"].items()})
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{checkpoint.path}: cannot resume ({type(error).__name__}: {detail})") from None
+    return state
+
+
+def _load_strict(path: Path, module: Generator | Critic, state_dict: Any, name: str) -> None:
+    try:
+        module.load_state_dict(state_dict, strict=True)
+    except (RuntimeError, TypeError, AttributeError) as error:
+        first = str(error).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:2])[:200] if first else type(error).__name__
+        raise CheckpointError(f"{path}: {name} weights do not fit the model ({detail})") from None
+
+
+def _cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _cpu(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cpu(item) for item in value)
+    return value

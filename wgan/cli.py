@@ -1,0 +1,219 @@
+"""Command line over the library: `python -m wgan train | sample | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from wgan.checkpoint import CheckpointError, load_checkpoint, load_generator, restore_state, save_checkpoint
+from wgan.config import DATASETS, PRESETS, apply_overrides, preset
+from wgan.data import DataUnavailableError, load_images
+from wgan.device import configure_cpu_threads, describe_device, pick_device
+from wgan.sampling import generate, grid, noise_from_seed, save_png
+from wgan.train import TrainState, init_state, train_chunk
+
+
+class CliError(RuntimeError):
+    """A user-facing problem: printed as one line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser.parse_args(argv)
+    args.command_line = "python -m wgan " + " ".join(argv)  # recorded on checkpoint cards
+    try:
+        return args.handler(args)
+    except (CliError, CheckpointError, DataUnavailableError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m wgan", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train a WGAN (or the GAN baseline) and save a checkpoint")
+    train.add_argument("--preset", choices=sorted(PRESETS), default="seed")
+    train.add_argument("--dataset", choices=DATASETS, default=None, help="default: the preset's (mnist)")
+    train.add_argument("--split", choices=("train", "test"), default=None, help="MNIST split to train on")
+    train.add_argument("--data-root", default="data", help="folder holding MNIST/raw (downloaded there if absent)")
+    train.add_argument("--epochs", type=float, default=1.0, help="train until this many passes over the data")
+    train.add_argument("--steps", type=int, default=None, help="generator iterations to add (overrides --epochs)")
+    train.add_argument("--out", default="checkpoints/runs/run.pt", help="checkpoint to write")
+    train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    train.add_argument("--force", action="store_true", help="start afresh even if --out exists (overwrites it)")
+    train.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config field, e.g. --set lr_critic=1e-4 (repeatable)",
+    )
+    train.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints")
+    train.add_argument("--print-config", action="store_true", help="print the config and exit")
+    train.set_defaults(handler=command_train)
+
+    sample = commands.add_parser("sample", help="write a grid of samples from a checkpoint as PNG")
+    sample.add_argument("--checkpoint", required=True)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--n", type=int, default=64)
+    sample.add_argument("--out", default="grid.png")
+    sample.add_argument("--scale", type=int, default=2, help="enlarge pixels by this factor")
+    sample.set_defaults(handler=command_sample)
+
+    bench = commands.add_parser("bench", help="race the seed's training loop against ours (seed preset)")
+    bench.add_argument("--device", default="auto")
+    bench.add_argument("--baseline", default="../shared/reference/seed_wgan.py")
+    bench.add_argument("--data-root", default="data", help="must hold MNIST/raw with the train split")
+    bench.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="iterations per timed epoch (default: 30 on CPU, a whole epoch on a GPU)",
+    )
+    bench.set_defaults(handler=command_bench)
+    return parser
+
+
+def command_train(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    device = pick_device(args.device)
+    if args.resume:
+        if not out.exists():
+            raise CliError(f"{out}: nothing to resume (no such file); drop --resume to start a new run")
+        if args.overrides or args.seed is not None:
+            raise CliError("--resume continues the saved run with its own config; --set and --seed do not apply")
+        checkpoint = load_checkpoint(out)
+        config = checkpoint.config
+        data = load_images(config.dataset, args.data_root, config.split)
+        state = restore_state(checkpoint, data, device)
+        print(f"resuming {out} at generator iteration {state.iteration} (epoch {state.epoch:.2f})")
+    else:
+        changes = {}
+        if args.dataset:
+            changes["dataset"] = args.dataset
+        if args.split:
+            changes["split"] = args.split
+        if args.seed is not None:
+            changes["seed"] = args.seed
+        config = apply_overrides(preset(args.preset, **changes), args.overrides)
+        if args.print_config:
+            print(config.to_json())
+            return 0
+        if out.exists() and not args.force:
+            raise CliError(f"{out} exists: pass --resume to continue it or --force to start afresh over it")
+        data = load_images(config.dataset, args.data_root, config.split)
+        state = init_state(config, data, device)
+    if args.steps is not None:
+        target = state.iteration + max(0, args.steps)
+    else:
+        target = max(state.iteration, math.ceil(args.epochs * state.iterations_per_epoch()))
+    print(
+        f"{state.config.preset} preset, {state.config.objective}, on {describe_device(device)}; "
+        f"data: {state.data.source} ({len(state.data)} training images); "
+        f"{target - state.iteration} generator iterations to go"
+    )
+    run_with_progress(state, target, out, args.save_every * 60, args.command_line)
+    print(f"saved {out} at generator iteration {state.iteration}; W estimate {state.history.last('w_estimate'):.4f}")
+    return 0
+
+
+def run_with_progress(state: TrainState, target: int, out: Path, save_every_s: float, command_line: str) -> None:
+    from tqdm import tqdm
+
+    card = {"command": command_line, "device": describe_device(state.device)}
+    last_save = time.monotonic()
+    with tqdm(total=target, initial=state.iteration, unit="it", dynamic_ncols=True) as bar:
+        try:
+            while state.iteration < target:
+                # Chunks of about a second keep the bar lively without syncing the device every step.
+                result = train_chunk(state, target - state.iteration, max_seconds=1.0)
+                bar.update(result.iterations)
+                bar.set_postfix(
+                    W=f"{state.history.last('w_estimate'):.4f}",
+                    img_s=f"{result.images_per_s:,.0f}",
+                    epoch=f"{state.epoch:.2f}",
+                )
+                if time.monotonic() - last_save >= save_every_s:
+                    save_checkpoint(state, out, card)
+                    last_save = time.monotonic()
+        finally:
+            # Also on Ctrl-C: nothing trained is lost.
+            save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
+
+
+def command_sample(args: argparse.Namespace) -> int:
+    if args.n < 1:
+        raise CliError("--n must be at least 1")
+    checkpoint = load_checkpoint(args.checkpoint)
+    generator = load_generator(checkpoint)
+    images = generate(generator, noise_from_seed(args.seed, args.n, checkpoint.config.z_dim))
+    path = save_png(grid(images), args.out, scale=args.scale)
+    print(f"wrote {path}: {args.n} samples from {args.checkpoint} (seed {args.seed})")
+    return 0
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    device = pick_device(args.device)
+    threads = configure_cpu_threads()
+    max_steps = args.max_steps if args.max_steps is not None else (30 if device.type == "cpu" else 0)
+    baseline = Path(args.baseline)
+    if not baseline.is_file():
+        raise CliError(f"{baseline}: baseline script not found")
+    data = load_images("mnist", args.data_root, "train", download=False)
+    # Same data, same device, same thread count for both (the seed's script would otherwise start one
+    # thread per host CPU).
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    command = [
+        sys.executable,
+        str(baseline),
+        "--data",
+        args.data_root,
+        "--epochs",
+        "2",
+        "--device",
+        str(device),
+        "--max-steps",
+        str(max_steps),
+    ]
+    print("seed loop:", " ".join(command), flush=True)
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    print(completed.stdout, end="")
+    found = re.search(r"images_per_s=([0-9.]+)", completed.stdout)
+    if completed.returncode != 0 or not found:
+        raise CliError(f"the baseline failed (exit {completed.returncode}): {completed.stderr.strip()[-300:]}")
+    seed_rate = float(found.group(1))
+
+    config = preset("seed", holdout_size=0)
+    state = init_state(config, data, device)
+    iterations = max_steps or math.ceil(len(state.data) / config.batch_size)
+    train_chunk(state, min(iterations, 10))  # warm-up: allocator, cuDNN autotuning, thread pools
+    result = train_chunk(state, iterations)
+    print(
+        f"ours (seed preset, data on {device}): {result.iterations} iterations, "
+        f"{result.iterations * config.batch_size} images in {result.seconds:.3f} s; torch {torch.__version__}, "
+        f"{describe_device(device)}"
+    )
+    print(f"seed_images_per_s={seed_rate:.1f}")
+    print(f"ours_images_per_s={result.images_per_s:.1f}")
+    print(f"speedup={result.images_per_s / seed_rate:.3f}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Training hyperparameters: one frozen dataclass, four presets, field-by-field overrides.
+
+The presets reproduce the table in the WGAN reference (section 2): the seed blog post, Algorithm 1 of
+the WGAN paper (arXiv 1701.07875) with the official code's critic warm-up, the WGAN-GP paper
+(arXiv 1704.00028) and a standard (non-saturating) GAN baseline for contrast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+OBJECTIVES = ("wgan", "wgan-gp", "gan")
+OPTIMIZERS = ("rmsprop", "adam")
+DATASETS = ("mnist", "fashion-mnist", "digits-offline")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run computes (not where its files live)."""
+
+    preset: str = "seed"  # name of the preset this config started from (informational)
+    objective: str = "wgan"  # "wgan" (weight clipping), "wgan-gp" (gradient penalty) or "gan" (baseline)
+    dataset: str = "mnist"  # "mnist", "fashion-mnist" or "digits-offline" (5,000 real digits from pip)
+    split: str = "train"  # which MNIST split to train on: "train" or "test"
+    batch_size: int = 512  # real (and fake) images per critic step
+    z_dim: int = 100  # latent size; the seed's generator takes 100-d N(0, I) noise
+    critic_batch_norm: bool = True  # the seed's critic has batch norm; WGAN-GP drops it (penalty is per sample)
+    critic_dropout: float = 0.5  # the seed's critic applies dropout2d (p=0.5) after each conv
+    optimizer: str = "rmsprop"  # "rmsprop" (WGAN: no momentum) or "adam"
+    lr_critic: float = 2e-4  # critic learning rate
+    lr_generator: float = 2e-4  # generator learning rate
+    adam_beta1: float = 0.5  # Adam only: first-moment decay (WGAN-GP uses 0.0, DCGAN-style GANs 0.5)
+    adam_beta2: float = 0.999  # Adam only: second-moment decay (WGAN-GP uses 0.9)
+    rmsprop_alpha: float = 0.99  # RMSprop only: squared-gradient decay (PyTorch default, as in the seed)
+    clip_value: float = 0.01  # weight clipping c: every critic parameter is clamped to [-c, c]; 0 = off
+    gp_weight: float = 0.0  # gradient-penalty weight lambda (WGAN-GP: 10); 0 = off
+    n_critic: int = 1  # critic updates per generator update
+    critic_warmup: bool = False  # official WGAN code: warmup_n_critic steps early on and every 500th iteration
+    warmup_n_critic: int = 100  # critic updates in a warm-up iteration
+    warmup_iterations: int = 25  # the first this-many generator iterations are warm-up iterations
+    warmup_every: int = 500  # ... and so is every warmup_every-th generator iteration
+    precision: str = "fp32"  # "fp32", or "bf16" autocast for the forward passes (CPUs with AMX, GPUs)
+    holdout_size: int = 500  # real images kept out of training to check the critic for overfitting
+    seed: int = 0  # seeds model initialisation, data order, noise and dropout
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.objective not in OBJECTIVES:
+            problems.append(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+        if self.dataset not in DATASETS:
+            problems.append(f"dataset must be one of {DATASETS}, not {self.dataset!r}")
+        if self.precision not in ("fp32", "bf16"):
+            problems.append(f"precision must be 'fp32' or 'bf16', not {self.precision!r}")
+        if self.split not in ("train", "test"):
+            problems.append(f"split must be 'train' or 'test', not {self.split!r}")
+        for name in ("batch_size", "z_dim", "n_critic", "warmup_n_critic", "warmup_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        for name in ("lr_critic", "lr_generator"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be positive")
+        if self.clip_value < 0 or self.gp_weight < 0 or self.holdout_size < 0 or self.warmup_iterations < 0:
+            problems.append("clip_value, gp_weight, holdout_size and warmup_iterations cannot be negative")
+        if not 0 <= self.critic_dropout < 1:
+            problems.append("critic_dropout must be in [0, 1)")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def n_critic_at(self, iteration: int) -> int:
+        """Critic updates before generator iteration `iteration` (0-based), warm-up included.
+
+        The official WGAN code trains the critic 100 times for each of the first 25 generator iterations
+        and every 500th one, so the critic is near-optimal when the generator starts learning from it.
+        """
+        if self.critic_warmup and (iteration < self.warmup_iterations or iteration % self.warmup_every == 0):
+            return self.warmup_n_critic
+        return self.n_critic
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Rebuild a config saved by `to_dict`; unknown keys are an error, missing ones take defaults."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The blog post (07_WGAN): RMSprop 2e-4, batch 512, clip 0.01, one critic step per generator step.
+    "seed": TrainConfig(preset="seed"),
+    # WGAN paper, Algorithm 1, with the official code's critic warm-up.
+    "paper": TrainConfig(
+        preset="paper",
+        batch_size=64,
+        lr_critic=5e-5,
+        lr_generator=5e-5,
+        clip_value=0.01,
+        n_critic=5,
+        critic_warmup=True,
+    ),
+    # WGAN-GP paper: Adam(1e-4, betas (0, 0.9)), lambda 10, five critic steps, no batch norm in the critic.
+    "gp": TrainConfig(
+        preset="gp",
+        objective="wgan-gp",
+        batch_size=64,
+        optimizer="adam",
+        lr_critic=1e-4,
+        lr_generator=1e-4,
+        adam_beta1=0.0,
+        adam_beta2=0.9,
+        clip_value=0.0,
+        gp_weight=10.0,
+        n_critic=5,
+        critic_batch_norm=False,
+    ),
+    # Standard GAN baseline: BCE with logits, non-saturating generator loss, Adam(2e-4, beta1 0.5).
+    "gan": TrainConfig(
+        preset="gan",
+        objective="gan",
+        batch_size=64,
+        optimizer="adam",
+        lr_critic=2e-4,
+        lr_generator=2e-4,
+        adam_beta1=0.5,
+        adam_beta2=0.999,
+        clip_value=0.0,
+        gp_weight=0.0,
+        n_critic=1,
+    ),
+}
+
+
+def preset(name: str, overrides: Iterable[str] = (), **changes: Any) -> TrainConfig:
+    """The named preset with `key=value` strings and keyword changes applied, validated."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    config = apply_overrides(PRESETS[name], overrides)
+    return replace(config, **changes) if changes else config
+
+
+def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
+    """Apply `key=value` strings (the CLI's `--set`), parsing each value as the field's type."""
+    types = {f.name: f.type for f in fields(config)}
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in types:
+            raise ValueError(f"bad override {item!r}: expected key=value with key one of {', '.join(types)}")
+        changes[key] = parse_value(types[key], raw.strip(), key)
+    return replace(config, **changes)
+
+
+def parse_value(type_name: Any, raw: str, key: str) -> Any:
+    """Parse `raw` as the dataclass field type named `type_name` ("int", "float", "bool" or "str")."""
+    type_name = getattr(type_name, "__name__", type_name)
+    try:
+        if type_name == "bool":
+            lowered = raw.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        return raw
+    except ValueError:
+        raise ValueError(f"bad value for {key}: {raw!r} is not a {type_name}") from None

@@ -7,6 +7,7 @@ import torch
 from wgan.checkpoint import (
     CheckpointError,
     export_generator,
+    find_checkpoints,
     load_checkpoint,
     load_generator,
     restore_state,
@@ -47,11 +48,14 @@ def test_generator_only_checkpoint_samples_but_cannot_resume(digits, tmp_path):
     state = init_state(preset("seed", **SMALL), digits, "cpu")
     train_chunk(state, 1)
     full = load_checkpoint(save_checkpoint(state, tmp_path / "full.pt", card={"note": "x"}))
-    small = load_checkpoint(export_generator(full, tmp_path / "small.pt"))
+    small = load_checkpoint(export_generator(full, tmp_path / "small.pt", half=True))
     assert full.full and not small.full and small.iteration == 1 and small.card == {"note": "x"}
     assert (tmp_path / "small.pt").stat().st_size < (tmp_path / "full.pt").stat().st_size
     generator = load_generator(small)
-    assert not generator.training
+    assert not generator.training and generator.linear1.weight.dtype == torch.float32
+    expected = state.generator.state_dict()["linear1.weight"].half().float()
+    assert torch.equal(generator.linear1.weight, expected)
+    assert find_checkpoints(tmp_path) == [tmp_path / "full.pt", tmp_path / "small.pt"]
     with pytest.raises(CheckpointError, match="only a generator"):
         restore_state(small, digits, "cpu")
 

@@ -100,13 +100,23 @@ def save_checkpoint(state: TrainState, path: str | Path, card: dict[str, Any] | 
     return write_payload(state_payload(state, card), path)
 
 
-def export_generator(checkpoint: Checkpoint, path: str | Path, card: dict[str, Any] | None = None) -> Path:
-    """Write a generator-only checkpoint (config, generator weights, fixed noise, history, card)."""
+def export_generator(
+    checkpoint: Checkpoint, path: str | Path, card: dict[str, Any] | None = None, half: bool = False
+) -> Path:
+    """Write a generator-only checkpoint (config, generator weights, fixed noise, history, card).
+
+    half=True stores floating-point weights as float16 (half the size, for shipping); they load back into
+    the float32 model exactly the same way on every machine.
+    """
     payload = {
         key: checkpoint.payload[key]
         for key in ("format", "format_version", "config", "generator", "fixed_noise", "history")
         if key in checkpoint.payload
     }
+    if half:
+        payload["generator"] = {
+            name: value.half() if value.is_floating_point() else value for name, value in payload["generator"].items()
+        }
     payload["iteration"] = checkpoint.iteration
     payload["card"] = {**checkpoint.card, **(card or {})}
     return write_payload(payload, path)
@@ -171,6 +181,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if "critic" in payload:
         _load_strict(path, critic, payload["critic"], "critic")
     return checkpoint
+
+
+SHIPPED_DIR = Path("checkpoints")  # committed, generator-only checkpoints with a card each
+RUNS_DIR = SHIPPED_DIR / "runs"  # users' own runs (the Training page and the CLI save there)
+
+
+def find_checkpoints(folder: str | Path = SHIPPED_DIR) -> list[Path]:
+    """Checkpoint files in `folder` (shipped) and `folder/runs` (users' runs), shipped first, by name."""
+    folder = Path(folder)
+    return sorted(folder.glob("*.pt")) + sorted((folder / "runs").glob("*.pt"))
 
 
 def load_generator(checkpoint: Checkpoint, device: torch.device | str = "cpu") -> Generator:

@@ -60,8 +60,13 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def configure_cpu_threads(limit: int | None = None) -> int:
-    """Set torch's intra-op threads to the CPU quota (or `limit`, if smaller) and return the number used."""
+    """Set torch's intra-op threads to the CPU quota (or `limit`, if smaller) and return the number used.
+
+    An explicit OMP_NUM_THREADS in the environment is the user's choice and caps the count too.
+    """
     threads = available_cpus() if limit is None else max(1, min(limit, available_cpus()))
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+        threads = min(threads, int(os.environ["OMP_NUM_THREADS"]))
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

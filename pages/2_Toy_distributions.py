@@ -1,0 +1,686 @@
+"""Toy distributions: JS against Wasserstein, measured on the page (WGAN paper Example 1 and Figure 2;
+WGAN-GP paper Figure 1 and its toy datasets).
+
+Widgets -> wgan.toy -> plotly charts. Pure computations are cached by their slider values; the live 2-D
+comparison keeps its models in session state and trains in a fragment, about a second per tick.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from wgan import toy
+
+st.set_page_config(page_title="Toy distributions", layout="wide")
+
+LOG2 = toy.LOG2
+COLORS = {
+    "real": "#f28e2b",
+    "fake": "#59a14f",
+    "gan": "#e15759",
+    "wgan-clip": "#4e79a7",
+    "wgan-gp": "#b07aa1",
+}
+CHUNK_SECONDS = 1.0  # training time per tick of the live panel (drawing adds about half a second)
+STEP_ITERATIONS = 25  # generator iterations per press of Step
+HISTORY_POINTS = 400  # snapshots of the exact W kept for the chart
+MARGIN = dict(l=10, r=10, t=40, b=10)
+
+
+# --- cached computations (small numpy results, keyed by the slider values) ------------------------------
+
+
+@st.cache_data(max_entries=1, show_spinner="Training a discriminator and a critic at each theta...")
+def lines_estimates() -> dict:
+    with toy.limit_threads():  # tiny networks: one thread is faster, and far faster on a busy machine
+        return toy.parallel_lines_estimates(toy.LINES_THETAS)
+
+
+@st.cache_data(max_entries=64, show_spinner="Training a discriminator and two critics...")
+def gaussians(mu_real: float, mu_fake: float, sigma: float) -> dict:
+    with toy.limit_threads():
+        return toy.two_gaussians_experiment(mu_real, mu_fake, sigma)
+
+
+@st.cache_data(max_entries=len(toy.TOY_DATASETS), show_spinner="Training clipped and penalty critics...")
+def clip_study(dataset: str) -> dict:
+    with toy.limit_threads():
+        return toy.clipping_study(dataset)
+
+
+def fmt(x: float) -> str:
+    return "inf" if math.isinf(x) else f"{x:.3g}"
+
+
+def fixed(x: float, digits: int = 3) -> str:
+    """x to `digits` decimals, without a minus sign on a value that rounds to zero."""
+    return f"{round(x, digits) + 0.0:.{digits}f}"
+
+
+# --- 1. parallel lines ----------------------------------------------------------------------------------
+
+
+def section_parallel_lines() -> None:
+    st.header("1. Parallel lines (WGAN paper, Example 1)")
+    st.markdown(
+        "Real: P0, the law of (0, Z) with Z ~ U[0, 1]. Fake: P_theta, the law of (theta, Z). "
+        "For every theta != 0 the two segments do not overlap, so JS, KL and total variation cannot see how "
+        "far apart they are; only W = |theta| shrinks as theta goes to 0."
+    )
+    theta = st.slider("theta", -1.0, 1.0, 0.5, 0.05, key="toy.theta")
+    grid = np.linspace(-1, 1, 401)
+    grid = grid[np.abs(grid) > 1e-9]  # 0 is drawn as its own point: JS, KL and TV jump there
+    curves = toy.parallel_lines_divergences(grid)
+    est = lines_estimates()
+    names = {"W": "W (Wasserstein-1)", "JS": "JS (nats)", "KL": "KL(P_theta || P0)", "TV": "total variation"}
+    fig = make_subplots(rows=1, cols=4, subplot_titles=list(names.values()))
+    for col, key in enumerate(names, start=1):
+        y = curves[key]
+        shown = np.where(np.isinf(y), np.nan, y)
+        fig.add_trace(
+            go.Scatter(
+                x=grid, y=shown, mode="lines", name="exact", line=dict(color="black"), showlegend=col == 1
+            ),
+            row=1,
+            col=col,
+        )
+        at0 = float(toy.parallel_lines_divergences(0.0)[key])
+        fig.add_trace(
+            go.Scatter(x=[0], y=[at0], mode="markers", marker=dict(color="black"), showlegend=False),
+            row=1,
+            col=col,
+        )
+        if key in ("W", "JS"):
+            label = "critic (gradient penalty)" if key == "W" else "trained discriminator"
+            fig.add_trace(
+                go.Scatter(
+                    x=est["theta"],
+                    y=est[key],
+                    mode="markers",
+                    name=f"estimated: {label}",
+                    marker=dict(size=10, symbol="x", color=COLORS["wgan-gp" if key == "W" else "gan"]),
+                ),
+                row=1,
+                col=col,
+            )
+        fig.add_vline(x=theta, line_dash="dot", line_color="gray", row=1, col=col)
+    fig.add_annotation(
+        x=0.5, y=0.5, xref="x3 domain", yref="y3 domain", text="+inf for every theta != 0", showarrow=False
+    )
+    fig.update_yaxes(range=[-0.05, 1.1], row=1, col=3)
+    fig.update_layout(height=300, margin=MARGIN, legend=dict(orientation="h", y=-0.2))
+    st.plotly_chart(fig, key="toy.chart.lines")
+
+    value = {k: float(v) for k, v in toy.parallel_lines_divergences(theta).items()}
+    grad = toy.parallel_lines_gradients(theta)
+    cols = st.columns(4)
+    for col, key in zip(cols, names, strict=True):
+        slope = f"{grad[key]:+g}" if grad[key] else "0"
+        col.metric(names[key], fmt(value[key]))
+        col.caption(f"gradient d/dtheta = {slope}")
+    at1 = int(np.argmin(np.abs(est["theta"] - 1.0)))
+    at01 = int(np.argmin(np.abs(est["theta"] - 0.1)))
+    at0 = int(np.argmin(np.abs(est["theta"])))
+    js, w = est["JS"], est["W"]
+    st.caption(
+        f"At theta = {theta:g}: only W offers a gradient ({grad['W']:+g}); JS sits at "
+        f"{fmt(value['JS'])} nats (its maximum, log 2 = {LOG2:.4f}) whatever theta != 0 is. "
+        f"Crosses: estimated from {toy.LINES_N} samples per line at theta in {list(toy.LINES_THETAS)}. "
+        "A discriminator trained to optimality gives the JS estimate log 2 - L_D / 2 = "
+        f"{fixed(js[at1], 4)} at theta = 1 and {fixed(js[at01], 4)} at theta = 0.1; a gradient-penalty "
+        f"critic gives the W estimate mean f(real) - mean f(fake) = {fixed(w[at1])} at theta = 1 and "
+        f"{fixed(w[at01])} at theta = 0.1. At theta = 0 the two estimates are {fixed(js[at0])} and "
+        f"{fixed(w[at0])}: fresh samples of one distribution, nothing to separate."
+    )
+
+
+# --- 2. two Gaussians -----------------------------------------------------------------------------------
+
+
+def gaussian_curves_figure(r: dict) -> go.Figure:
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("densities, D(x) and the optimal D*(x)", "critics f(x) (shifted)"),
+        specs=[[{"secondary_y": True}, {"secondary_y": True}]],
+    )
+    for col in (1, 2):
+        for key, name in (("p_real", "real density"), ("p_fake", "fake density")):
+            color = COLORS["real" if key == "p_real" else "fake"]
+            fig.add_trace(
+                go.Scatter(
+                    x=r["x"],
+                    y=r[key],
+                    name=name,
+                    fill="tozeroy",
+                    line=dict(color=color),
+                    opacity=0.4,
+                    showlegend=col == 1,
+                ),
+                row=1,
+                col=col,
+                secondary_y=False,
+            )
+    fig.add_trace(
+        go.Scatter(x=r["x"], y=r["D"], name="D(x), trained", line=dict(color=COLORS["gan"], width=3)),
+        row=1,
+        col=1,
+        secondary_y=True,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=r["x"], y=r["D_star"], name="D*(x) = p_r / (p_r + p_g)", line=dict(color="black", dash="dot")
+        ),
+        row=1,
+        col=1,
+        secondary_y=True,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=r["x"], y=r["f_gp"], name="f(x), gradient penalty", line=dict(color=COLORS["wgan-gp"], width=3)
+        ),
+        row=1,
+        col=2,
+        secondary_y=True,
+    )
+    k = r["K_clip"] if np.isfinite(r["K_clip"]) and r["K_clip"] > 0 else 1.0
+    fig.add_trace(
+        go.Scatter(
+            x=r["x"],
+            y=r["f_clip"] / k,
+            name=f"f(x) / K, clipped (K = {k:.2g})",
+            line=dict(color=COLORS["wgan-clip"], width=3, dash="dash"),
+        ),
+        row=1,
+        col=2,
+        secondary_y=True,
+    )
+    fig.update_yaxes(title_text="density", row=1, col=1, secondary_y=False)
+    fig.update_yaxes(
+        title_text="D(x)",
+        range=[-0.02, 1.02],
+        tickvals=[0, 0.25, 0.5, 0.75, 1],
+        showgrid=False,
+        row=1,
+        col=1,
+        secondary_y=True,
+    )
+    fig.update_yaxes(
+        title_text="f(x)", showgrid=False, tickmode="auto", nticks=6, row=1, col=2, secondary_y=True
+    )
+    fig.update_layout(height=340, margin=MARGIN, legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def gaussian_gradient_figure(r: dict, sigma: float, gap: float) -> go.Figure:
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            "|d loss / dx| at each fake sample",
+            "at the fake mean, by distance (lines: via D*; marks: trained)",
+        ),
+    )
+    series = (
+        ("grad_minimax", "GAN, minimax log(1 - D)", COLORS["gan"], "solid"),
+        ("grad_nonsaturating", "GAN, non-saturating -log D", COLORS["gan"], "dot"),
+        ("grad_gp", "critic, gradient penalty: -f", COLORS["wgan-gp"], "solid"),
+        ("grad_clip", "critic, clipped: -f", COLORS["wgan-clip"], "solid"),
+    )
+    order = np.argsort(r["fake_shown"])
+    for key, name, color, dash in series:
+        fig.add_trace(
+            go.Scatter(
+                x=r["fake_shown"][order],
+                y=np.abs(r[key][order]),
+                name=name,
+                mode="lines+markers",
+                marker=dict(size=4),
+                line=dict(color=color, dash=dash),
+            ),
+            row=1,
+            col=1,
+        )
+    # closed forms through the optimal D* against the distance between the means (equal spread sigma)
+    d = np.linspace(0.0, 12.0 * sigma, 200)
+    minimax = np.abs(toy.optimal_minimax_gradient(d, 0.0, d, sigma))
+    dstar = 1.0 / (1.0 + np.exp(-toy.optimal_discriminator_logit(d, 0.0, d, sigma)))
+    nonsat = (1.0 - dstar) * d / sigma**2
+    for y, name, color, dash in (
+        (minimax, "minimax through D* (closed form)", COLORS["gan"], "solid"),
+        (nonsat, "non-saturating through D* (closed form)", COLORS["gan"], "dot"),
+        (np.ones_like(d), "1-Lipschitz critic: 1", COLORS["wgan-gp"], "solid"),
+    ):
+        fig.add_trace(
+            go.Scatter(x=d, y=y, name=name, line=dict(color=color, dash=dash), showlegend=False), row=1, col=2
+        )
+    for key, color, symbol in (
+        ("grad_at_mean_minimax", COLORS["gan"], "x"),
+        ("grad_at_mean_gp", COLORS["wgan-gp"], "x"),
+        ("grad_at_mean_nonsaturating", COLORS["gan"], "circle-open"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=[gap],
+                y=[r[key]],
+                mode="markers",
+                showlegend=False,
+                marker=dict(size=12, color=color, symbol=symbol),
+            ),
+            row=1,
+            col=2,
+        )
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", range=[-12, 2], row=1, col=2)
+    fig.update_xaxes(title_text="x", row=1, col=1)
+    fig.update_xaxes(title_text="|mu_fake - mu_real|", row=1, col=2)
+    fig.update_layout(height=360, margin=MARGIN, legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def section_two_gaussians() -> None:
+    st.header("2. Two Gaussians (WGAN paper, Figure 2)")
+    fit = toy.GAUSS_FIT
+    st.markdown(
+        "Real N(mu_real, sigma^2) against fake N(mu_fake, sigma^2); defaults mu_real = 0, mu_fake = 4, "
+        f"sigma = 1 (four standard deviations apart). On {toy.GAUSS_N:,} samples of each, trained to "
+        f"optimality ({fit.steps} full-batch steps, {fit.depth}x{fit.hidden} {fit.activation} MLPs): a GAN "
+        f"discriminator, a weight-clipped critic (c = {fit.clip_value:g}) and a gradient-penalty critic "
+        f"(gp_weight = {fit.gp_weight:g}). Numbers are read on {toy.GAUSS_N:,} fresh samples of each."
+    )
+    cols = st.columns(3)
+    mu_real = cols[0].slider("mu_real", -4.0, 4.0, 0.0, 0.5, key="toy.mu_real")
+    mu_fake = cols[1].slider("mu_fake (slide it away)", -4.0, 12.0, 4.0, 0.5, key="toy.mu_fake")
+    sigma = cols[2].slider("sigma (both)", 0.25, 2.0, 1.0, 0.25, key="toy.sigma")
+    if mu_real == mu_fake:
+        st.info("The two Gaussians coincide: W1 = JS = 0 and there is nothing to learn. Move a mean.")
+        return
+    r = gaussians(mu_real, mu_fake, sigma)
+    st.plotly_chart(gaussian_curves_figure(r), key="toy.chart.gauss_curves")
+
+    w1 = r["W1_exact"]
+    st.dataframe(
+        {
+            "quantity": ["W1", "JS (nats)"],
+            "exact (closed form / quadrature)": [fmt(w1), fmt(r["JS_exact"])],
+            "exact from sorted samples": [fmt(r["W1_sorted"]), "-"],
+            "gradient-penalty critic": [fmt(r["W_gp"]) + f" ({(r['W_gp'] / w1 - 1) * 100:+.1f}%)", "-"],
+            "clipped critic (= K * W1)": [f"{r['W_clip']:.3g}, implied K = {r['K_clip']:.3g}", "-"],
+            "GAN discriminator": ["-", fmt(r["JS_gan"])],
+        },
+        hide_index=True,
+    )
+    st.plotly_chart(gaussian_gradient_figure(r, sigma, abs(mu_fake - mu_real)), key="toy.chart.gauss_grads")
+    ratio = r["ratio_minimax_to_gp"]
+    st.markdown(
+        "**At the fake mean** the minimax generator gets |d/dx log(1 - D)| = "
+        f"{r['grad_at_mean_minimax']:.2e} "
+        f"(through the exact D*: {r['grad_at_mean_minimax_exact']:.2e}); the penalty critic gives "
+        f"{r['grad_at_mean_gp']:.3f}. **Ratio minimax / critic = {ratio:.2e}.** "
+        f"The clipped critic's {r['grad_at_mean_clip']:.2e} is K = {r['K_clip']:.2g} times a unit slope: "
+        f"small, but the same everywhere, and RMSProp rescales it."
+    )
+    st.caption(
+        "Slide mu_fake away: the minimax gradient through a saturated D falls like exp(-d^2 / (2 sigma^2)) "
+        "(right panel), while a critic's slope stays put. The non-saturating loss -log D "
+        f"(here {r['grad_at_mean_nonsaturating']:.3g} at the fake mean) restores a strong gradient, but it "
+        "is no longer the gradient of JS: it grows with a sharper discriminator and its minimiser weighs "
+        "KL(P_g || P_r) - 2 JS, which is unstable and favours dropping modes (Arjovsky and Bottou, 2017). "
+        "With a two-sided penalty the critic's slope settles near 1 + W1 / (2 gp_weight), hence a small "
+        "overshoot of the W estimate."
+    )
+
+
+# --- 3. live 2-D comparison -----------------------------------------------------------------------------
+
+
+def ensure_run() -> toy.ToyRun:
+    dataset = st.session_state.get("toy.dataset", toy.TOY_DATASETS[0])
+    run = st.session_state.get("toy.run")
+    if run is None or run.dataset != dataset:
+        run = toy.init_toy_run(dataset, seed=0)
+        st.session_state["toy.run"] = run
+        st.session_state["toy.history"] = []
+        st.session_state["toy.playing"] = False
+    return run
+
+
+def play() -> None:
+    st.session_state["toy.playing"] = True
+
+
+def pause() -> None:
+    st.session_state["toy.playing"] = False
+
+
+def step() -> None:
+    st.session_state["toy.playing"] = False
+    with toy.limit_threads():
+        toy.toy_train_steps(ensure_run(), STEP_ITERATIONS)
+
+
+def reset() -> None:
+    for key in ("toy.run", "toy.history", "toy.playing", "toy.tick_wall", "toy.snapshot"):
+        st.session_state.pop(key, None)
+
+
+def tick_interval() -> float:
+    """Seconds between ticks: a little more than a tick takes, so ticks never queue up."""
+    return min(5.0, max(0.5, 1.3 * st.session_state.get("toy.tick_wall", CHUNK_SECONDS + 0.5)))
+
+
+def arrows_trace(xy: np.ndarray, uv: np.ndarray, color: str) -> go.Scatter:
+    """Segments from each fake point along minus the generator-loss gradient; the longest is 0.4 long."""
+    norms = np.linalg.norm(uv, axis=1)
+    scale = 0.4 / norms.max() if norms.max() > 0 else 0.0
+    heads = xy + uv * scale
+    x = np.column_stack([xy[:, 0], heads[:, 0], np.full(len(xy), np.nan)]).ravel()
+    y = np.column_stack([xy[:, 1], heads[:, 1], np.full(len(xy), np.nan)]).ravel()
+    sizes = np.tile([0, 8, 0], len(xy))
+    return go.Scatter(
+        x=x,
+        y=y,
+        mode="lines+markers",
+        line=dict(color=color, width=1.5),
+        showlegend=False,
+        marker=dict(symbol="arrow", angleref="previous", size=sizes, color=color),
+        hoverinfo="skip",
+    )
+
+
+def live_figure(snap: dict) -> go.Figure:
+    titles = []
+    for m in toy.METHODS:
+        s = snap[m]
+        norm = float(np.linalg.norm(s["arrow_uv"], axis=1).mean())
+        titles.append(f"{toy.METHOD_LABELS[m]}: mean |grad| {norm:.2g}")
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
+    grid = snap["grid"]
+    real = snap["real"]
+    for col, m in enumerate(toy.METHODS, start=1):
+        s = snap[m]
+        fig.add_trace(
+            go.Contour(
+                x=grid,
+                y=grid,
+                z=s["field"],
+                colorscale="Greys",
+                showscale=False,
+                opacity=0.5,
+                ncontours=20,
+                line=dict(width=0.5),
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=real[:, 0],
+                y=real[:, 1],
+                mode="markers",
+                name="real",
+                marker=dict(size=3, color=COLORS["real"]),
+                showlegend=col == 1,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=s["fake"][:, 0],
+                y=s["fake"][:, 1],
+                mode="markers",
+                name="fake",
+                marker=dict(size=3, color=COLORS["fake"]),
+                showlegend=col == 1,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.add_trace(arrows_trace(s["arrow_xy"], s["arrow_uv"], COLORS[m]), row=1, col=col)
+    extent = float(grid[-1])
+    fig.update_xaxes(range=[-extent, extent], showgrid=False)
+    fig.update_yaxes(range=[-extent, extent], showgrid=False)
+    for col in (1, 2, 3):
+        fig.update_yaxes(scaleanchor=f"x{'' if col == 1 else col}", row=1, col=col)
+    fig.update_layout(height=430, margin=MARGIN, legend=dict(orientation="h", y=-0.08))
+    return fig
+
+
+def history_figure(history: list[dict], n_eval: int) -> go.Figure:
+    fig = go.Figure()
+    steps = [h["step"] for h in history]
+    for m in toy.METHODS:
+        fig.add_trace(
+            go.Scatter(
+                x=steps, y=[h[m] for h in history], name=toy.METHOD_LABELS[m], line=dict(color=COLORS[m])
+            )
+        )
+    fig.update_layout(
+        title=f"exact W(fake, real) on the fixed {n_eval} + {n_eval} samples",
+        height=260,
+        margin=MARGIN,
+        xaxis_title="generator iteration",
+        legend=dict(orientation="h", y=-0.35),
+    )
+    return fig
+
+
+def live_panel() -> None:
+    start = time.perf_counter()
+    run = ensure_run()
+    with toy.limit_threads():
+        if st.session_state.get("toy.playing"):
+            while time.perf_counter() - start < CHUNK_SECONDS:
+                toy.toy_train_step(run)
+        cached = st.session_state.get("toy.snapshot")
+        if cached is not None and cached[0] is run and cached[1] == run.step:
+            snap = cached[2]  # nothing trained since the last draw (another widget reran the page)
+        else:
+            snap = toy.toy_snapshot(run)
+            st.session_state["toy.snapshot"] = (run, run.step, snap)
+    history = st.session_state.setdefault("toy.history", [])
+    if not history or history[-1]["step"] != run.step:
+        history.append({"step": run.step, **{m: snap[m]["w_exact"] for m in toy.METHODS}})
+        del history[:-HISTORY_POINTS]
+    st.metric("Generator iterations (each method)", run.step)
+    st.plotly_chart(live_figure(snap), key="toy.chart.live")
+    spec = snap["modes"]
+    n_modes = len(spec["centres"])
+    rows = {
+        "method": [toy.METHOD_LABELS[m] for m in toy.METHODS],
+        "critic's estimate": [
+            (f"JS {snap[m]['estimate']:.3f} nats" if m == "gan" else f"W {snap[m]['estimate']:.3g}")
+            for m in toy.METHODS
+        ],
+        "exact W(fake, real)": [f"{snap[m]['w_exact']:.3f}" for m in toy.METHODS],
+        f"{spec['kind']} covered": [f"{snap[m]['modes_covered']} / {n_modes}" for m in toy.METHODS],
+        "steps/s": [
+            f"{snap[m]['steps_per_s']:.0f}" if math.isfinite(snap[m]["steps_per_s"]) else "-"
+            for m in toy.METHODS
+        ],
+    }
+    left, right = st.columns([3, 2])
+    left.dataframe(rows, hide_index=True)
+    left.caption(
+        f"Exact W: optimal assignment between {len(snap['real'])} fixed real samples and the generator's "
+        "output on fixed noise (it includes sampling noise: two samples of one distribution are not at "
+        f"distance 0). A {spec['kind'][:-1]} counts as covered when a quarter of its fair share of the "
+        f"fake samples lies within {spec['radius']:.2f} of its centre. The GAN column shows the "
+        f"discriminator's JS estimate (maximum log 2 = {LOG2:.3f}); the clipped critic's W estimate is "
+        "K * W for a small unknown K. Arrows: where the generator loss pushes each fake point, scaled "
+        "per panel."
+    )
+    if len(history) > 1:
+        right.plotly_chart(history_figure(history, run.config.n_eval), key="toy.chart.history")
+    st.session_state["toy.tick_wall"] = time.perf_counter() - start
+
+
+def section_live() -> None:
+    st.header("3. 2-D toys, trained live side by side")
+    config = toy.ToyConfig()
+    st.markdown(
+        "GAN, WGAN with weight clipping and WGAN-GP from the same seed: identical initial weights, identical "
+        f"noise. Generator and critic are {config.depth}-layer ReLU MLPs of width {config.hidden}, batch "
+        f"{config.batch_size}, n_critic = {config.n_critic} for all three; GAN: Adam {config.lr_gan:g} "
+        f"(0.5, 0.9), {config.gan_loss} loss; WGAN: RMSProp {config.lr_clip:g}, clip_value = "
+        f"{config.clip_value:g}; WGAN-GP: Adam {config.lr_gp:g} (0.5, 0.9), gp_weight = {config.gp_weight:g} "
+        "(gan_toy.py uses 0.1, the paper 10). Shading: the critic's value, D(x) for the GAN."
+    )
+    st.selectbox(
+        "Dataset", toy.TOY_DATASETS, format_func=toy.TOY_LABELS.get, key="toy.dataset", on_change=reset
+    )
+    run = ensure_run()
+    playing = bool(st.session_state.get("toy.playing"))
+    buttons = st.columns([1, 1, 1, 5])
+    if playing:
+        buttons[0].button("Pause", key="toy.pause", on_click=pause, type="primary")
+    else:
+        buttons[0].button("Play", key="toy.play", on_click=play, type="primary")
+    buttons[1].button(
+        "Step", key="toy.step", on_click=step, help=f"Pause and train {STEP_ITERATIONS} iterations."
+    )
+    buttons[2].button("Reset", key="toy.reset", on_click=reset)
+    buttons[3].caption(f"{'Training' if playing else 'Paused'} on {toy.TOY_LABELS[run.dataset]}.")
+    st.fragment(live_panel, run_every=tick_interval() if playing else None)()
+
+
+# --- 4. what clipping does ------------------------------------------------------------------------------
+
+
+def section_clipping() -> None:
+    st.header("4. What clipping does to a critic (WGAN-GP paper, Figure 1)")
+    cfg = toy.ClipStudyConfig()
+    st.markdown(
+        "The generator is held fixed at real data plus N(0, I) noise, and critics are trained against it "
+        f"({cfg.steps} updates of batch {cfg.batch_size}): a {cfg.hidden}-wide 3-layer ReLU critic clipped "
+        f"at c = {cfg.clip_value:g}, the same critic with gp_weight = {cfg.gp_weight:g}, and "
+        f"{cfg.deep_depth}-layer critics (width {cfg.deep_hidden}, He init) clipped at "
+        f"c in {list(toy.DEEP_CLIP_VALUES)} or penalised."
+    )
+    dataset = st.selectbox(
+        "Dataset",
+        toy.TOY_DATASETS,
+        index=toy.TOY_DATASETS.index("swissroll"),
+        format_func=toy.TOY_LABELS.get,
+        key="toy.clip_dataset",
+    )
+    r = clip_study(dataset)
+    grid = r["grid"]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.05,
+        subplot_titles=(
+            f"clipped critic (c = {cfg.clip_value:g}): W estimate {r['w_clip']:.2g}",
+            f"gradient-penalty critic: W estimate {r['w_gp']:.3f}",
+        ),
+    )
+    for col, key in ((1, "surface_clip"), (2, "surface_gp")):
+        fig.add_trace(
+            go.Contour(
+                x=grid,
+                y=grid,
+                z=r[key],
+                colorscale="Viridis",
+                showscale=False,
+                ncontours=25,
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=col,
+        )
+        for pts, name in ((r["real"], "real"), (r["fake"], "fixed generator: real + N(0, I)")):
+            fig.add_trace(
+                go.Scatter(
+                    x=pts[:, 0],
+                    y=pts[:, 1],
+                    mode="markers",
+                    name=name,
+                    showlegend=col == 1,
+                    marker=dict(size=3, color=COLORS["real" if name == "real" else "fake"]),
+                ),
+                row=1,
+                col=col,
+            )
+    extent = float(grid[-1])  # the fixed generator's noise reaches beyond the grid: show the grid only
+    fig.update_xaxes(range=[-extent, extent], showgrid=False)
+    fig.update_yaxes(range=[-extent, extent], showgrid=False)
+    fig.update_yaxes(scaleanchor="x", row=1, col=1)
+    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+    fig.update_layout(height=420, margin=MARGIN, legend=dict(orientation="h", y=-0.08))
+    st.plotly_chart(fig, key="toy.chart.surfaces")
+    st.caption(
+        f"Exact W between {cfg.n_exact} real and {cfg.n_exact} fixed-generator samples: "
+        f"{r['w_exact']:.3f}. The penalty critic's estimate {r['w_gp']:.3f} lies below it: a 1-Lipschitz "
+        "critic's estimate is a lower bound on W, and the exact W of two finite samples is biased upward by "
+        f"sampling noise. The clipped critic's {r['w_clip']:.2g} is K * W for a tiny K, and its surface is "
+        "nearly flat and simple: clipping limits which functions it can represent."
+    )
+    left, right = st.columns(2)
+    hist = make_subplots(
+        rows=1, cols=2, subplot_titles=("clipped critic's weights", "penalty critic's weights")
+    )
+    for col, key in ((1, "clip"), (2, "gp")):
+        edges = r[f"hist_edges_{key}"]
+        hist.add_trace(
+            go.Bar(
+                x=(edges[:-1] + edges[1:]) / 2,
+                y=r[f"hist_{key}"],
+                showlegend=False,
+                marker_color=COLORS["wgan-clip" if key == "clip" else "wgan-gp"],
+            ),
+            row=1,
+            col=col,
+        )
+    hist.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
+    hist.update_layout(height=320, margin=MARGIN, bargap=0)
+    left.plotly_chart(hist, key="toy.chart.hist")
+    left.caption(
+        f"{r['frac_at_bound']:.0%} of the clipped critic's weights sit within 1% of "
+        f"+-c = +-{cfg.clip_value:g} (log scale): clipping pushes weights to the bounds. The penalty "
+        "critic's weights spread out."
+    )
+    norms = go.Figure()
+    palette = ("#e15759", "#4e79a7", "#76b7b2", COLORS["wgan-gp"])
+    for (label, values), color in zip(r["deep_norms"].items(), palette, strict=True):
+        norms.add_trace(
+            go.Scatter(x=r["deep_layers"], y=values, name=label, mode="lines+markers", line=dict(color=color))
+        )
+    norms.update_yaxes(type="log", exponentformat="power", title_text="gradient norm")
+    norms.update_xaxes(title_text="layer (1 = input side)")
+    norms.update_layout(
+        title=f"{cfg.deep_depth}-layer critic: gradient norm at each layer",
+        height=320,
+        margin=MARGIN,
+        legend=dict(orientation="h", y=-0.3),
+    )
+    right.plotly_chart(norms, key="toy.chart.deep")
+    spans = {k: float(v[0] / v[-1]) for k, v in r["deep_norms"].items()}
+    right.caption(
+        "Norm of d(mean f(fake) - mean f(real)) / d(layer output), geometric mean over training. From the "
+        "output back to the input it changes by a factor of "
+        + ", ".join(f"{v:.1e} ({k})" for k, v in spans.items())
+        + ": clipped layers each scale the backward signal by about the same amount, so it explodes or "
+        "vanishes with depth; the penalty keeps it level."
+    )
+
+
+# --- page -----------------------------------------------------------------------------------------------
+
+st.title("Toy distributions: JS against Wasserstein, measured")
+st.markdown(
+    "Each number below is computed on this page, from closed forms, exact optimal transport on samples, or "
+    f"networks trained here. JS is in nats, with maximum log 2 = {LOG2:.4f}."
+)
+section_parallel_lines()
+section_two_gaussians()
+section_live()
+section_clipping()

@@ -60,3 +60,36 @@ def save_png(picture: np.ndarray, path: str | Path, scale: int = 1) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(png_bytes(picture, scale))
     return path
+
+
+def gif_bytes(frames: torch.Tensor | np.ndarray, duration_ms: int = 120, scale: int = 1, bounce: bool = True) -> bytes:
+    """An animated, looping GIF of frames ([n, 1, H, W] in [-1, 1], or uint8 [n, H, W]) as bytes.
+
+    bounce=True plays the frames forward then back (a seamless loop for an interpolation); grayscale
+    frames are stored in GIF's 256-entry palette exactly, so the GIF holds the same pixels as the PNGs.
+    """
+    from PIL import Image
+
+    tiles = to_uint8(frames) if isinstance(frames, torch.Tensor) else np.asarray(frames, dtype=np.uint8)
+    if scale > 1:
+        tiles = tiles.repeat(scale, axis=1).repeat(scale, axis=2)
+    order = list(range(len(tiles)))
+    if bounce and len(tiles) > 2:
+        order += order[-2:0:-1]
+    images = [Image.fromarray(tiles[i], mode="L") for i in order]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    return buffer.getvalue()
+
+
+def highlight_tile(picture: np.ndarray, index: int, columns: int, tile: int = 28, padding: int = 2) -> np.ndarray:
+    """A copy of a `grid` picture with a white frame in the padding around tile `index` (row-major)."""
+    marked = picture.copy()
+    row, column = divmod(index, columns)
+    top, left = row * (tile + padding), column * (tile + padding)  # outer corner of the tile's border
+    size = tile + 2 * padding
+    marked[top : top + padding, left : left + size] = 255
+    marked[top + size - padding : top + size, left : left + size] = 255
+    marked[top : top + size, left : left + padding] = 255
+    marked[top : top + size, left + size - padding : left + size] = 255
+    return marked

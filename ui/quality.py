@@ -1,0 +1,335 @@
+"""Measured quality on the pages: FID-MNIST and class coverage during training, and Figure 3 reproduced.
+
+Two entry points, both drawing into the current Streamlit container:
+
+- `render_quality_section(state, baseline=None, ...)` for the Training page: evaluates the run (and the GAN
+  baseline, when one runs alongside) every `every` generator iterations with `wgan.metrics.QualityTracker`
+  and draws the latest figures, the W estimate against FID-MNIST over training, and the class histograms
+  side by side.
+- `render_figure3(results_json_path)` for the Training or home page: the curves and the two Spearman
+  correlations that `python -m benchmarks.figure3` wrote.
+
+The figure-building functions (`quality_figure`, `histogram_figure`, `figure3_figure`) are plain plotly and
+can be used without Streamlit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+from scipy.ndimage import median_filter
+
+from wgan.checkpoint import CheckpointError
+from wgan.classifier import SHIPPED_CLASSIFIER, MnistClassifier, load_classifier
+from wgan.metrics import COVERAGE_FRACTION, QualityTracker, reference_statistics
+from wgan.train import TrainState
+
+DEFAULT_CLASSIFIER = SHIPPED_CLASSIFIER
+DEFAULT_FIGURE3 = "checkpoints/figure3.json"
+MAX_REFERENCE_IMAGES = 10_000  # real images in the FID reference statistics (bounded cost, computed once)
+NOT_COMPARABLE = (
+    "FID-MNIST is the Frechet distance in the 128-d features of our own small MNIST classifier. It is not "
+    "comparable with published FIDs (those use Inception-v3 features); compare it only with other FID-MNIST "
+    "figures made with the same classifier and number of samples, and with the anchors."
+)
+COVERAGE_NOTE = (
+    f"A digit counts as covered when at least {COVERAGE_FRACTION * 10:.1%} of the samples are classified as it "
+    f"({COVERAGE_FRACTION:g} of the uniform share of 10%). Top-class share 0.10 is perfectly balanced; 1.00 is "
+    "total mode collapse."
+)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the MNIST classifier...")
+def cached_classifier(path: str) -> MnistClassifier:
+    """The classifier in eval mode on the CPU, shared read-only by every session (trackers copy it to a device)."""
+    return load_classifier(path).model
+
+
+def _trackers(
+    state: TrainState, baseline: TrainState | None, classifier: MnistClassifier, every: int, n_samples: int, key: str
+) -> dict[str, QualityTracker]:
+    """This session's trackers for this run, rebuilt when the run (or the settings) change."""
+    stored = st.session_state.get(key)
+    settings = (every, n_samples)
+    if (
+        stored is None
+        or stored["state"] is not state
+        or stored["baseline"] is not baseline
+        or stored["settings"] != settings
+    ):
+        # The reference set is the run's own training images (at most MAX_REFERENCE_IMAGES of them).
+        reference = reference_statistics(classifier, state.data.images[:MAX_REFERENCE_IMAGES])
+        trackers = {"wgan": QualityTracker(classifier, reference, n_samples=n_samples, seed=0, every=every)}
+        if baseline is not None:
+            trackers["gan"] = QualityTracker(classifier, reference, n_samples=n_samples, seed=0, every=every)
+        stored = {"state": state, "baseline": baseline, "settings": settings, "trackers": trackers}
+        st.session_state[key] = stored
+    return stored["trackers"]
+
+
+def quality_figure(
+    wgan_history: dict[str, list[float]], gan_history: dict[str, list[float]] | None = None
+) -> go.Figure:
+    """W estimate (left axis) and FID-MNIST (right axis) at each evaluation, against generator iterations."""
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    x = wgan_history.get("iteration", [])
+    figure.add_trace(
+        go.Scatter(x=x, y=wgan_history.get("w_estimate", []), name="W estimate (WGAN)", mode="lines+markers"),
+        secondary_y=False,
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=x,
+            y=wgan_history.get("fid_mnist", []),
+            name="FID-MNIST (WGAN)",
+            mode="lines+markers",
+            line={"dash": "dot"},
+        ),
+        secondary_y=True,
+    )
+    if gan_history:
+        figure.add_trace(
+            go.Scatter(
+                x=gan_history.get("iteration", []),
+                y=gan_history.get("fid_mnist", []),
+                name="FID-MNIST (GAN baseline)",
+                mode="lines+markers",
+                line={"dash": "dot"},
+            ),
+            secondary_y=True,
+        )
+    figure.update_layout(
+        title="W estimate against FID-MNIST (lower FID = closer to real digits)",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    figure.update_xaxes(title_text="generator iteration")
+    figure.update_yaxes(title_text="W estimate", secondary_y=False)
+    figure.update_yaxes(title_text="FID-MNIST", secondary_y=True)
+    return figure
+
+
+def histogram_figure(histograms: dict[str, list[int]]) -> go.Figure:
+    """Grouped bars: share of samples classified as each digit, one series per run (e.g. WGAN, GAN)."""
+    figure = go.Figure()
+    for name, counts in histograms.items():
+        total = max(1, sum(counts))
+        figure.add_trace(go.Bar(x=list(range(10)), y=[c / total for c in counts], name=name))
+    figure.add_hline(y=0.1, line_dash="dot", annotation_text="uniform 10%")
+    figure.add_hline(y=COVERAGE_FRACTION / 10, line_dash="dash", annotation_text="covered")
+    figure.update_layout(
+        title="Digit classes of generated samples",
+        barmode="group",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        xaxis={"title": "digit (classifier's prediction)", "dtick": 1},
+        yaxis={"title": "share of samples", "tickformat": ".0%"},
+    )
+    return figure
+
+
+def _metric_row(label: str, tracker: QualityTracker) -> None:
+    point = tracker.last
+    if point is None:
+        return
+    report = point.report
+    cols = st.columns(5)
+    cols[0].metric(f"{label}: FID-MNIST", f"{report.fid_mnist:,.2f}", help=NOT_COMPARABLE)
+    cols[1].metric("Classes covered", f"{report.classes_covered} / 10", help=COVERAGE_NOTE)
+    cols[2].metric("Top-class share", f"{report.top_class_share:.2f}", help=COVERAGE_NOTE)
+    cols[3].metric(
+        "Mean confidence",
+        f"{report.mean_confidence:.2f}",
+        help="Mean of the classifier's top probability: low when samples look like no digit in particular.",
+    )
+    cols[4].metric("At iteration", f"{point.iteration:,}", help=f"{report.n:,} samples, {point.seconds:.1f} s")
+
+
+def render_quality_section(
+    state: TrainState,
+    baseline: TrainState | None = None,
+    *,
+    every: int = 100,
+    n_samples: int = 1000,
+    classifier_path: str | Path = DEFAULT_CLASSIFIER,
+    key: str = "train.quality",
+    update: bool = True,
+) -> None:
+    """Measured quality of a training run, for the Training page.
+
+    Args:
+        state: the WGAN run's `wgan.train.TrainState` (its generator is evaluated; its W estimate is read
+            from `state.history`). Its training images are the FID reference (first 10,000 at most).
+        baseline: the GAN baseline's TrainState when one trains alongside, else None. Gets its own tracker
+            with the same noise, so the two class histograms are directly comparable.
+        every: generator iterations between evaluations (each evaluation: ~1 s per 1,000 samples on a CPU).
+        n_samples: generated samples per evaluation (fixed noise, seed 0).
+        classifier_path: the classifier file (`python -m wgan classifier` makes it).
+        key: session-state key for this section's trackers (prefix it with the page's prefix); the
+            trackers reset when `state` or `baseline` is a different object, or `every`/`n_samples` change.
+        update: False draws what was measured without evaluating (e.g. while scrubbing a paused run).
+
+    Call it after the training chunk of a fragment tick (never inside a step): it evaluates only when a
+    tracker is due, so most ticks only redraw.
+    """
+    st.subheader("Measured quality: FID-MNIST and digit coverage")
+    try:
+        classifier = cached_classifier(str(classifier_path))
+    except CheckpointError as error:
+        st.info(f"Quality metrics are off: {error}")
+        return
+    trackers = _trackers(state, baseline, classifier, every, n_samples, key)
+    if update:
+        trackers["wgan"].maybe_update(state)
+        if baseline is not None:
+            trackers["gan"].maybe_update(baseline)
+    _metric_row("WGAN", trackers["wgan"])
+    if "gan" in trackers:
+        _metric_row("GAN", trackers["gan"])
+    st.plotly_chart(
+        quality_figure(trackers["wgan"].history, trackers["gan"].history if "gan" in trackers else None),
+        key=f"{key}.chart.w_fid",
+    )
+    histograms = {"WGAN": trackers["wgan"].last.report.histogram} if trackers["wgan"].last else {}
+    if "gan" in trackers and trackers["gan"].last is not None:
+        histograms["GAN baseline"] = trackers["gan"].last.report.histogram
+    if histograms:
+        st.plotly_chart(histogram_figure(histograms), key=f"{key}.chart.histogram")
+    st.caption(
+        f"Every {every:,} generator iterations, {n_samples:,} samples from fixed noise. {NOT_COMPARABLE} "
+        f"{COVERAGE_NOTE}"
+    )
+
+
+# --- Figure 3 ----------------------------------------------------------------------------------------------
+
+
+class Figure3Error(ValueError):
+    """The results file is not what benchmarks.figure3 writes; one-line message."""
+
+
+class Figure3Missing(Figure3Error):
+    """No results file yet (not an error: the script has not been run)."""
+
+
+def load_figure3(path: str | Path) -> dict[str, Any]:
+    """Read and check a results file written by `python -m benchmarks.figure3`."""
+    path = Path(path)
+    if not path.is_file():
+        raise Figure3Missing(f"{path}: no results yet (make them with: python -m benchmarks.figure3 --out {path})")
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Figure3Error(f"{path}: not readable JSON ({str(error).splitlines()[0][:120]})") from None
+    if not isinstance(results, dict) or results.get("kind") != "wgan-figure3" or "runs" not in results:
+        raise Figure3Error(f"{path}: not a Figure 3 results file (no 'wgan-figure3' marker)")
+    for name in ("wgan", "gan"):
+        run = results["runs"].get(name)
+        if not isinstance(run, dict) or not {"history", "points", "spearman", "curve"} <= run.keys():
+            raise Figure3Error(f"{path}: the {name} run is missing or incomplete")
+    return results
+
+
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def figure3_figure(run: dict[str, Any], title: str, window: int = 25) -> go.Figure:
+    """One run: its loss curve (every iteration, light; median-filtered, bold) and FID-MNIST (right axis)."""
+    curve = run["curve"]
+    history, points = run["history"], run["points"]
+    x = history.get("iteration", [])
+    values = np.array([_number(v) for v in history.get(curve, [])], dtype=np.float64)
+    label = "W estimate" if curve == "w_estimate" else "JS estimate"
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    figure.add_trace(
+        go.Scatter(x=x, y=values, name=label, mode="lines", opacity=0.3, line={"width": 1}), secondary_y=False
+    )
+    if values.size:
+        size = max(1, min(window, values.size))
+        size -= 1 - size % 2
+        smoothed = median_filter(np.nan_to_num(values), size=size, mode="nearest")
+        figure.add_trace(go.Scatter(x=x, y=smoothed, name=f"{label}, median of {size}"), secondary_y=False)
+    if curve == "js_estimate":
+        figure.add_hline(y=math.log(2), line_dash="dot", annotation_text="log 2", secondary_y=False)
+    figure.add_trace(
+        go.Scatter(
+            x=points.get("iteration", []),
+            y=[_number(v) for v in points.get("fid_mnist", [])],
+            name="FID-MNIST",
+            mode="lines+markers",
+            line={"dash": "dot"},
+        ),
+        secondary_y=True,
+    )
+    figure.update_layout(
+        title=title, height=340, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25}
+    )
+    figure.update_xaxes(title_text="generator iteration")
+    figure.update_yaxes(title_text=label, secondary_y=False)
+    figure.update_yaxes(title_text="FID-MNIST", secondary_y=True)
+    return figure
+
+
+def render_figure3(results_json_path: str | Path = DEFAULT_FIGURE3, *, key: str = "figure3") -> None:
+    """The WGAN paper's Figures 3/4 claim, as measured by `python -m benchmarks.figure3`.
+
+    Args:
+        results_json_path: the JSON file the script wrote (default checkpoints/figure3.json).
+        key: prefix for the charts' element keys (use the page's prefix, e.g. "train.figure3").
+
+    Shows both runs' loss curves with FID-MNIST over the same generator iterations, and the Spearman rank
+    correlation of each (median-filtered) curve with FID-MNIST. A missing or bad file gives one line of
+    explanation, never a traceback.
+    """
+    st.subheader("Does the loss track sample quality? (WGAN paper, Figures 3 and 4)")
+    try:
+        results = load_figure3(results_json_path)
+    except Figure3Missing as error:
+        st.info(str(error))
+        return
+    except Figure3Error as error:
+        st.error(str(error))
+        return
+    wgan, gan = results["runs"]["wgan"], results["runs"]["gan"]
+    cols = st.columns(2)
+    for col, run, label in ((cols[0], wgan, "WGAN: W estimate"), (cols[1], gan, "GAN: JS estimate")):
+        spearman = run["spearman"]
+        rho = _number(spearman.get("rho"))
+        col.metric(
+            f"Spearman rho, {label} vs FID-MNIST",
+            "n/a" if math.isnan(rho) else f"{rho:+.2f}",
+            help=f"{spearman.get('points')} evaluation points; p = {_number(spearman.get('p')):.2g}. "
+            "+1: the curve falls exactly when FID-MNIST falls; 0: no relation.",
+        )
+    window = int(results.get("window") or 25)
+    cols = st.columns(2)
+    cols[0].plotly_chart(figure3_figure(wgan, "WGAN (paper preset)", window), key=f"{key}.chart.wgan")
+    cols[1].plotly_chart(figure3_figure(gan, "GAN baseline", window), key=f"{key}.chart.gan")
+    config = wgan.get("config", {})
+    warmup = (
+        f"critic warm-up {config.get('warmup_n_critic')} critic steps for the first "
+        f"{config.get('warmup_iterations')} iterations"
+        if config.get("critic_warmup")
+        else "no critic warm-up"
+    )
+    st.caption(
+        f"WGAN: {config.get('preset')} preset (RMSprop {config.get('lr_critic')}, {config.get('n_critic')} critic "
+        f"steps, clip {config.get('clip_value')}, batch {config.get('batch_size')}, {warmup}, "
+        f"{config.get('precision')}). "
+        f"Both runs: {results.get('iterations')} generator iterations from seed {results.get('seed')} on "
+        f"{results.get('data')}, FID-MNIST on {results.get('n_samples')} samples every {results.get('eval_every')} "
+        f"iterations against {results.get('reference')}. Device: {results.get('device')}; "
+        f"{_number(results.get('wall_seconds')):.0f} s. Command: `{results.get('command')}`. "
+        "The paper's claim: the W estimate falls as quality rises (strong positive rho); the GAN's JS estimate "
+        "does not follow quality. This short run shows what it shows; "
+        "rerun the command for longer runs."
+    )

@@ -1,0 +1,317 @@
+"""Measured sample quality: FID-MNIST, the digit-class histogram, coverage and confidence.
+
+FID-MNIST is the Frechet distance between Gaussians fitted to real and generated images in the 128-d
+penultimate features of our own MNIST classifier (`wgan.classifier`), the "Frechet LeNet distance" of
+docs/performance.md. It is NOT comparable with published FIDs, which use Inception-v3 features of
+299x299 RGB images: only compare FID-MNIST numbers made with the same classifier file, the same number of
+samples and the same reference set, and read them against the sanity anchors (real vs real, real vs noise).
+
+Mode collapse (WGAN reference, section 7, item 5) shows in the class histogram of generated samples: the
+number of digit classes covered and the share of the most common class.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from wgan.classifier import N_CLASSES, MnistClassifier, as_float_images
+from wgan.models import Generator
+from wgan.sampling import noise_from_seed
+from wgan.train import TrainState, sample
+
+# A class counts as covered when it receives at least this fraction of its uniform share (1/10 of the
+# samples): 0.25 * 10% = 2.5% of the samples. MNIST's own classes range from 8.9% to 11.4% of the test
+# split, so real data covers all ten; a generator that almost never draws a digit does not.
+COVERAGE_FRACTION = 0.25
+BATCH_SIZE = 500  # images per forward pass when generating and classifying (bounded memory)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2), in float64:
+
+        |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^(1/2)).
+
+    The trace of the matrix square root is computed in a symmetric form,
+    tr((sigma1 sigma2)^(1/2)) = tr((s1 sigma2 s1)^(1/2)) with s1 = sigma1^(1/2), from two symmetric
+    eigendecompositions: real by construction, so there are no spurious imaginary parts to discard (which
+    scipy.linalg.sqrtm of the non-symmetric product produces). Eigenvalues that round-off makes slightly
+    negative are clipped to 0 (the matrices are positive semi-definite).
+    """
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"shapes do not match: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}")
+    sigma1, sigma2 = (sigma1 + sigma1.T) / 2, (sigma2 + sigma2.T) / 2
+    values, vectors = np.linalg.eigh(sigma1)
+    root1 = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T  # sigma1^(1/2), symmetric
+    inner = root1 @ sigma2 @ root1
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((inner + inner.T) / 2), 0, None)).sum()
+    diff = mu1 - mu2
+    distance = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt
+    return float(max(distance, 0.0))
+
+
+@dataclass
+class FeatureStats:
+    """Mean [d] and covariance [d, d] (float64) of a set of features, with its size."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    n: int
+
+    @classmethod
+    def of(cls, features: torch.Tensor | np.ndarray) -> FeatureStats:
+        """Statistics of features [n, d]; the covariance is the unbiased one (n - 1), as in FID."""
+        array = np.asarray(features.cpu().numpy() if isinstance(features, torch.Tensor) else features, np.float64)
+        if array.ndim != 2 or array.shape[0] < 2:
+            raise ValueError(f"need features [n >= 2, d], got shape {array.shape}")
+        return cls(array.mean(0), np.cov(array, rowvar=False), array.shape[0])
+
+
+def frechet_distance_between(a: FeatureStats, b: FeatureStats) -> float:
+    return frechet_distance(a.mu, a.sigma, b.mu, b.sigma)
+
+
+@dataclass
+class Classified:
+    """The classifier's view of a set of images: features [n, d] (float64) and probabilities [n, 10]."""
+
+    features: torch.Tensor
+    probabilities: torch.Tensor
+
+    @property
+    def predictions(self) -> torch.Tensor:
+        return self.probabilities.argmax(1)
+
+
+@torch.inference_mode()
+def classify(classifier: MnistClassifier, images: torch.Tensor, batch_size: int = BATCH_SIZE) -> Classified:
+    """Features and class probabilities of images [n, 1, 28, 28] (uint8, or float in [-1, 1]), in batches.
+
+    Runs the classifier in eval mode on its own device; results come back on the CPU.
+    """
+    device = next(classifier.parameters()).device
+    was_training = classifier.training
+    classifier.eval()
+    features, probabilities = [], []
+    try:
+        for first in range(0, images.shape[0], batch_size):
+            batch = as_float_images(images[first : first + batch_size]).to(device)
+            logits, batch_features = classifier.forward_with_features(batch)
+            features.append(batch_features.double().cpu())
+            probabilities.append(torch.softmax(logits.double(), 1).cpu())
+    finally:
+        classifier.train(was_training)
+    if not features:
+        return Classified(torch.zeros(0, classifier.feature_dim, dtype=torch.float64), torch.zeros(0, N_CLASSES))
+    return Classified(torch.cat(features), torch.cat(probabilities))
+
+
+def class_histogram(predictions: torch.Tensor | np.ndarray, n_classes: int = N_CLASSES) -> list[int]:
+    """Counts of each class 0..n_classes-1 among predicted labels [n]."""
+    labels = np.asarray(predictions.cpu().numpy() if isinstance(predictions, torch.Tensor) else predictions)
+    return [int(c) for c in np.bincount(labels.astype(np.int64).ravel(), minlength=n_classes)[:n_classes]]
+
+
+def classes_covered(histogram: list[int] | np.ndarray, fraction: float = COVERAGE_FRACTION) -> int:
+    """Classes that get at least `fraction` of their uniform share (default: >= 2.5% of samples for 10 classes)."""
+    counts = np.asarray(histogram, np.float64)
+    total = counts.sum()
+    if total == 0:
+        return 0
+    return int((counts / total >= fraction / len(counts)).sum())
+
+
+def top_class_share(histogram: list[int] | np.ndarray) -> float:
+    """Share of the most common class: 0.1 for a perfectly balanced 10-class set, 1.0 for total collapse."""
+    counts = np.asarray(histogram, np.float64)
+    total = counts.sum()
+    return float(counts.max() / total) if total else float("nan")
+
+
+@dataclass
+class QualityReport:
+    """Quality figures of one set of generated samples against a real reference set."""
+
+    fid_mnist: float
+    classes_covered: int
+    top_class_share: float
+    mean_confidence: float  # mean of the classifier's top probability: low for blobs that look like no digit
+    histogram: list[int]
+    n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fid_mnist": self.fid_mnist,
+            "classes_covered": self.classes_covered,
+            "top_class_share": self.top_class_share,
+            "mean_confidence": self.mean_confidence,
+            "histogram": list(self.histogram),
+            "n": self.n,
+        }
+
+
+def reference_statistics(classifier: MnistClassifier, real_images: torch.Tensor) -> FeatureStats:
+    """Feature statistics of the real reference set (compute once, reuse for every evaluation)."""
+    return FeatureStats.of(classify(classifier, real_images).features)
+
+
+def report_for(classified: Classified, reference: FeatureStats) -> QualityReport:
+    """Every quality figure of a classified set of generated images."""
+    histogram = class_histogram(classified.predictions)
+    return QualityReport(
+        fid_mnist=frechet_distance_between(FeatureStats.of(classified.features), reference),
+        classes_covered=classes_covered(histogram),
+        top_class_share=top_class_share(histogram),
+        mean_confidence=float(classified.probabilities.max(1).values.mean()),
+        histogram=histogram,
+        n=classified.features.shape[0],
+    )
+
+
+@torch.inference_mode()
+def generate_images(generator: Generator, n: int, seed: int, batch_size: int = BATCH_SIZE) -> torch.Tensor:
+    """n images [n, 1, 28, 28] (CPU float, [-1, 1]) from noise_from_seed(seed): the same z on every device.
+
+    Uses `wgan.train.sample`: batch norm in eval mode, and the generator's train/eval mode is restored.
+    """
+    device = next(generator.parameters()).device
+    z = noise_from_seed(seed, n, generator.z_dim)
+    return torch.cat(
+        [sample(generator, z[i : i + batch_size].to(device)).float().cpu() for i in range(0, n, batch_size)]
+    )
+
+
+def evaluate_generator(
+    generator: Generator,
+    classifier: MnistClassifier,
+    reference: FeatureStats,
+    n: int = 10_000,
+    seed: int = 0,
+    batch_size: int = BATCH_SIZE,
+) -> QualityReport:
+    """FID-MNIST, coverage, top-class share and mean confidence of n samples drawn with a fixed seed."""
+    if n < 2:
+        raise ValueError("n must be at least 2 (a covariance needs two samples)")
+    images = generate_images(generator, n, seed, batch_size)
+    return report_for(classify(classifier, images, batch_size), reference)
+
+
+def noise_images(n: int, seed: int) -> torch.Tensor:
+    """n images of uniform noise in [-1, 1], shape [n, 1, 28, 28]: the 'no digit at all' anchor."""
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def sanity_anchors(classifier: MnistClassifier, real_images: torch.Tensor, seed: int = 0) -> dict[str, float]:
+    """FID-MNIST of real vs real (two disjoint random halves) and of real vs uniform noise (as many images).
+
+    real_vs_real is the floor a perfect generator would reach with half as many samples per side (the
+    distance is biased upwards for small sets, so it shrinks as n grows); real_vs_noise is a ceiling.
+    """
+    n = real_images.shape[0]
+    if n < 4:
+        raise ValueError("the anchors need at least 4 real images")
+    classified = classify(classifier, real_images)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    first, second = order[: n // 2], order[n // 2 : 2 * (n // 2)]
+    real_stats = FeatureStats.of(classified.features)
+    noise_stats = FeatureStats.of(classify(classifier, noise_images(n, seed)).features)
+    return {
+        "real_vs_real": frechet_distance_between(
+            FeatureStats.of(classified.features[first]), FeatureStats.of(classified.features[second])
+        ),
+        "real_vs_noise": frechet_distance_between(real_stats, noise_stats),
+    }
+
+
+@dataclass
+class QualityPoint:
+    """One evaluation during training."""
+
+    iteration: int
+    # Median over the generator iterations since the previous evaluation (at most `every`): one iteration's
+    # value is too noisy to compare with FID-MNIST. For the GAN baseline w_estimate is its critic's, same formula.
+    w_estimate: float
+    js_estimate: float  # GAN only (nan otherwise): log 2 - L_D / 2, same median
+    report: QualityReport
+    seconds: float  # what the evaluation cost
+
+
+@dataclass
+class QualityTracker:
+    """FID-MNIST and coverage of a run's generator every `every` generator iterations, with a bounded cost.
+
+    Each evaluation draws `n_samples` images from the same noise (`seed`), so points are comparable along
+    a run and between runs (the GAN baseline with the same tracker settings). It runs between training
+    chunks, never inside a step: call `maybe_update(state)` after `train_chunk`. The classifier is copied to
+    the run's device once (the caller's model, which may be shared and read-only, is left where it is).
+
+    Cost on the shared 2-core CPU (1 thread): 1-3 s per 1,000 samples, generation dominating (measured).
+    """
+
+    classifier: MnistClassifier
+    reference: FeatureStats
+    n_samples: int = 1000
+    seed: int = 0
+    every: int = 50
+    history: dict[str, list[float]] = field(default_factory=dict)  # one entry per evaluation, per figure
+    histograms: list[list[int]] = field(default_factory=list)  # each evaluation's class histogram
+    last: QualityPoint | None = None
+    _device_classifier: MnistClassifier | None = field(default=None, repr=False)
+
+    def due(self, state: TrainState) -> bool:
+        """True when no evaluation was made yet or `every` iterations passed since the last one."""
+        return self.last is None or state.iteration - self.last.iteration >= self.every
+
+    def maybe_update(self, state: TrainState) -> QualityPoint | None:
+        return self.update(state) if self.due(state) else None
+
+    def update(self, state: TrainState) -> QualityPoint:
+        """Evaluate the state's generator now and append a point to `history`."""
+        started = time.perf_counter()
+        classifier = self._classifier_on(state.device)
+        report = evaluate_generator(state.generator, classifier, self.reference, self.n_samples, self.seed)
+        state.history.flush()
+        point = QualityPoint(
+            iteration=state.iteration,
+            w_estimate=self._recent_median(state, "w_estimate"),
+            js_estimate=self._recent_median(state, "js_estimate"),
+            report=report,
+            seconds=time.perf_counter() - started,
+        )
+        row = {
+            "iteration": float(point.iteration),
+            "w_estimate": point.w_estimate,
+            "js_estimate": point.js_estimate,
+            "fid_mnist": report.fid_mnist,
+            "classes_covered": float(report.classes_covered),
+            "top_class_share": report.top_class_share,
+            "mean_confidence": report.mean_confidence,
+        }
+        for name, value in row.items():
+            self.history.setdefault(name, []).append(value)
+        self.histograms.append(list(report.histogram))
+        self.last = point
+        return point
+
+    def _recent_median(self, state: TrainState, name: str) -> float:
+        """Median of `name` over the iterations logged since the last evaluation (at most `every`); nan if none."""
+        values = state.history.columns.get(name, [])
+        since = len(values) if self.last is None else state.iteration - self.last.iteration
+        recent = [v for v in values[len(values) - max(1, min(since, self.every)) :] if not math.isnan(v)]
+        return float(np.median(recent)) if recent and since > 0 else float("nan")
+
+    def _classifier_on(self, device: torch.device) -> MnistClassifier:
+        current = next(self.classifier.parameters()).device
+        if current == device:
+            return self.classifier
+        if self._device_classifier is None or next(self._device_classifier.parameters()).device != device:
+            self._device_classifier = copy.deepcopy(self.classifier).to(device).eval()
+        return self._device_classifier

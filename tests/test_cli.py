@@ -20,6 +20,8 @@ def test_train_resume_and_sample_end_to_end(mnist_root, tmp_path, capsys):
     # --steps counts from where the run stands.
     assert main(["train", "--resume", "--steps", "2", *common]) == 0
     assert load_checkpoint(out).iteration == 5
+    commands = load_checkpoint(out).card["commands"]
+    assert len(commands) == 2 and commands[1].startswith("python -m wgan train --resume --steps 2")
     assert len(load_checkpoint(out).payload["history"]["w_estimate"]) == 5
 
     grid = tmp_path / "grid.png"
@@ -80,3 +82,17 @@ def test_bench_prints_both_rates_and_speedup_last(mnist_root, tmp_path, capsys):
     ours = float(lines[-2].partition("=")[2])
     name, _, speedup = lines[-1].partition("=")
     assert ours > 0 and name == "speedup" and abs(float(speedup) - ours / 1000.0) < 1e-3
+
+
+def test_export_writes_a_small_generator_with_its_card(mnist_root, tmp_path):
+    run = tmp_path / "run.pt"
+    argv = ["train", "--split", "test", "--steps", "2", "--data-root", str(mnist_root), "--out", str(run), *TINY]
+    assert main(argv) == 0
+    shipped = tmp_path / "shipped.pt"
+    assert main(["export", "--checkpoint", str(run), "--out", str(shipped), "--half"]) == 0
+    checkpoint = load_checkpoint(shipped)
+    assert not checkpoint.full and shipped.stat().st_size < run.stat().st_size / 2
+    card = checkpoint.card
+    assert (card["preset"], card["split"], card["iterations"], card["z_dim"]) == ("seed", "test", 2, 100)
+    assert card["command"].startswith("python -m wgan train --split test --steps 2")
+    assert oct(shipped.stat().st_mode & 0o777) == "0o644"

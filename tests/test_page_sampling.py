@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -192,47 +186,9 @@ def test_files_that_are_not_generators_are_listed_aside(monkeypatch, checkpoint_
     assert any("not generator checkpoints" in expander.label for expander in at.expander)
 
 
-@pytest.fixture()
-def served_page(checkpoint_dir, tmp_path):
-    """`streamlit run app.py` headless on a free port, reading the test checkpoints; stopped afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "WGAN_CHECKPOINT_DIR": str(checkpoint_dir), "OMP_NUM_THREADS": "1"}
-    command = [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((tmp_path / "server.log").read_text()[-2000:]) from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
 @pytest.mark.browser
-def test_click_a_digit_and_reopen_the_link_in_chromium(served_page):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(chromium).is_file():
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+def test_click_a_digit_and_reopen_the_link_in_chromium(chromium, streamlit_server, checkpoint_dir):
+    served_page = streamlit_server(WGAN_CHECKPOINT_DIR=str(checkpoint_dir))
 
     def settle(page) -> None:
         page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=90_000)
@@ -243,26 +199,21 @@ def test_click_a_digit_and_reopen_the_link_in_chromium(served_page):
     def pictures(page) -> list[str]:
         return [image.get_attribute("src") for image in page.query_selector_all('[data-testid="stImage"] img')]
 
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=flags)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(f"{served_page}/Sampling?seed=7&dirs=1.5&z=3:-2.0&interp=lerp&frames=6", timeout=90_000)
-            settle(page)
-            assert not page.query_selector_all('[data-testid="stException"]')
-            # Click the digit in row 2, column 5 of the 8x8 grid (242 px picture: 2 px border, 30 px per tile).
-            box = page.query_selector('[data-testid="stPlotlyChart"] .nsewdrag').bounding_box()
-            page.mouse.click(box["x"] + box["width"] * 166 / 242, box["y"] + box["height"] * 76 / 242)
-            time.sleep(1.0)
-            settle(page)
-            assert "sample=21" in page.url and "dirs=1.5" in page.url
-            assert "Explore sample 21" in [heading.inner_text() for heading in page.query_selector_all("h3")]
-            link, seen = page.url, pictures(page)
-            assert len(seen) == 2
+    page = chromium.new_page(viewport={"width": 1400, "height": 1800})
+    page.goto(f"{served_page}/Sampling?seed=7&dirs=1.5&z=3:-2.0&interp=lerp&frames=6", timeout=90_000)
+    settle(page)
+    assert not page.query_selector_all('[data-testid="stException"]')
+    # Click the digit in row 2, column 5 of the 8x8 grid (242 px picture: 2 px border, 30 px per tile).
+    box = page.query_selector('[data-testid="stPlotlyChart"] .nsewdrag').bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 166 / 242, box["y"] + box["height"] * 76 / 242)
+    time.sleep(1.0)
+    settle(page)
+    assert "sample=21" in page.url and "dirs=1.5" in page.url
+    assert "Explore sample 21" in [heading.inner_text() for heading in page.query_selector_all("h3")]
+    link, seen = page.url, pictures(page)
+    assert len(seen) == 2
 
-            fresh = browser.new_context().new_page()  # another visitor opening the shared link
-            fresh.goto(link, timeout=90_000)
-            settle(fresh)
-            assert pictures(fresh) == seen  # media names are hashes of the PNG bytes: same pixels
-        finally:
-            browser.close()
+    fresh = chromium.new_context().new_page()  # another visitor opening the shared link
+    fresh.goto(link, timeout=90_000)
+    settle(fresh)
+    assert pictures(fresh) == seen  # media names are hashes of the PNG bytes: same pixels

@@ -1,4 +1,4 @@
-"""Command line over the library: `python -m wgan train | sample | bench`."""
+"""Command line over the library: `python -m wgan train | sample | export | bench | classifier | eval`."""
 
 from __future__ import annotations
 
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 def command_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     device = pick_device(args.device)
+    commands = [args.command_line]  # every command that trained this run, first to last, for its card
     if args.resume:
         if not out.exists():
             raise CliError(f"{out}: nothing to resume (no such file); drop --resume to start a new run")
@@ -117,6 +118,7 @@ def command_train(args: argparse.Namespace) -> int:
         config = checkpoint.config
         data = load_images(config.dataset, args.data_root, config.split)
         state = restore_state(checkpoint, data, device)
+        commands = checkpoint.card.get("commands", [checkpoint.card.get("command", "?")]) + commands
         print(f"resuming {out} at generator iteration {state.iteration} (epoch {state.epoch:.2f})")
     else:
         changes = {}
@@ -143,15 +145,16 @@ def command_train(args: argparse.Namespace) -> int:
         f"data: {state.data.source} ({len(state.data)} training images); "
         f"{target - state.iteration} generator iterations to go"
     )
-    run_with_progress(state, target, out, args.save_every * 60, args.command_line)
+    run_with_progress(state, target, out, args.save_every * 60, commands)
     print(f"saved {out} at generator iteration {state.iteration}; W estimate {state.history.last('w_estimate'):.4f}")
     return 0
 
 
-def run_with_progress(state: TrainState, target: int, out: Path, save_every_s: float, command_line: str) -> None:
+def run_with_progress(state: TrainState, target: int, out: Path, save_every_s: float, commands: list[str]) -> None:
     from tqdm import tqdm
 
-    card = {"command": command_line, "device": describe_device(state.device)}
+    # "command" is the one that chose the config; "commands" adds every --resume after it.
+    card = {"command": commands[0], "commands": commands, "device": describe_device(state.device)}
     last_save = time.monotonic()
     with tqdm(total=target, initial=state.iteration, unit="it", dynamic_ncols=True) as bar:
         try:

@@ -1,5 +1,7 @@
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from wgan.checkpoint import load_checkpoint
@@ -96,3 +98,17 @@ def test_export_writes_a_small_generator_with_its_card(mnist_root, tmp_path):
     assert (card["preset"], card["split"], card["iterations"], card["z_dim"]) == ("seed", "test", 2, 100)
     assert card["command"].startswith("python -m wgan train --split test --steps 2")
     assert oct(shipped.stat().st_mode & 0o777) == "0o644"
+
+
+def test_sigterm_saves_the_run_before_exiting(mnist_root, tmp_path):
+    out = tmp_path / "killed.pt"
+    command = [sys.executable, "-m", "wgan", "train", "--split", "test", "--steps", "100000", "--data-root",
+               str(mnist_root), "--device", "cpu", "--out", str(out), *TINY]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in iter(process.stdout.readline, ""):  # wait until training has started
+        if "iterations to go" in line:
+            break
+    time.sleep(2)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130
+    assert load_checkpoint(out).iteration > 0

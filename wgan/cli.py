@@ -6,6 +6,7 @@ import argparse
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -156,6 +157,8 @@ def run_with_progress(state: TrainState, target: int, out: Path, save_every_s: f
     # "command" is the one that chose the config; "commands" adds every --resume after it.
     card = {"command": commands[0], "commands": commands, "device": describe_device(state.device)}
     last_save = time.monotonic()
+    # `kill` (SIGTERM) saves too, like Ctrl-C: a background run stopped by its owner loses nothing.
+    previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     with tqdm(total=target, initial=state.iteration, unit="it", dynamic_ncols=True) as bar:
         try:
             while state.iteration < target:
@@ -168,11 +171,16 @@ def run_with_progress(state: TrainState, target: int, out: Path, save_every_s: f
                     epoch=f"{state.epoch:.2f}",
                 )
                 if time.monotonic() - last_save >= save_every_s:
-                    save_checkpoint(state, out, card)
+                    save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
                     last_save = time.monotonic()
         finally:
             # Also on Ctrl-C: nothing trained is lost.
             save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def command_sample(args: argparse.Namespace) -> int:

@@ -95,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="iterations per timed epoch (default: 30 on CPU, a whole epoch on a GPU)",
     )
+    bench.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change our side only, e.g. --set precision=bf16 (the seed's loop stays as it is)",
+    )
     bench.set_defaults(handler=command_bench)
 
     export = commands.add_parser("export", help="write a small generator-only copy of a run, for sampling/shipping")
@@ -247,13 +255,14 @@ def command_bench(args: argparse.Namespace) -> int:
         raise CliError(f"the baseline failed (exit {completed.returncode}): {completed.stderr.strip()[-300:]}")
     seed_rate = float(found.group(1))
 
-    config = preset("seed", holdout_size=0)
+    config = apply_overrides(preset("seed", holdout_size=0), args.overrides)
     state = init_state(config, data, device)
     iterations = max_steps or math.ceil(len(state.data) / config.batch_size)
     train_chunk(state, min(iterations, 10))  # warm-up: allocator, cuDNN autotuning, thread pools
     result = train_chunk(state, iterations)
     print(
-        f"ours (seed preset, data on {device}): {result.iterations} iterations, "
+        f"ours (seed preset{' with ' + ', '.join(args.overrides) if args.overrides else ''}, data on {device}): "
+        f"{result.iterations} iterations, "
         f"{result.iterations * config.batch_size} images in {result.seconds:.3f} s; torch {torch.__version__}, "
         f"{describe_device(device)}"
     )

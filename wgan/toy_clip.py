@@ -16,11 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from wgan.objectives import clip_weights_
 from wgan.toy_data import sample_toy, w1_exact
 from wgan.toy_live import value_grid
 from wgan.toy_train import (
     FitConfig,
-    clip_weights_,
     critic_loss,
     fit_critic,
     gradient_penalty,
@@ -92,7 +92,7 @@ def deep_critic_gradient_norms(
     if clip_value is None:
         opt: torch.optim.Optimizer = torch.optim.Adam(net.parameters(), lr=config.lr_gp, betas=(0.5, 0.9))
     else:
-        clip_weights_(net, clip_value)
+        clip_weights_(net.parameters(), clip_value)
         opt = torch.optim.RMSprop(net.parameters(), lr=config.lr_clip)
     outputs: list[torch.Tensor] = []
 
@@ -119,7 +119,7 @@ def deep_critic_gradient_norms(
         log_norms.append(torch.log(norms.clamp_min(1e-300)))
         opt.step()
         if clip_value is not None:
-            clip_weights_(net, clip_value)
+            clip_weights_(net.parameters(), clip_value)
     for h in hooks:
         h.remove()
     burn_in = config.deep_steps // 5

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from wgan.objectives import clip_weights_
 from wgan.toy_data import count_modes, sample_toy, toy_modes, w1_exact
 from wgan.toy_train import (
-    clip_weights_,
     critic_loss,
     discriminator_loss,
     generator_loss,
@@ -107,7 +107,7 @@ def init_toy_run(dataset: str, seed: int = 0, config: ToyConfig | None = None) -
         g = seeded_mlp(seed, config.z_dim, 2, config.hidden, config.depth)
         c = seeded_mlp(seed + 1, 2, 1, config.hidden, config.depth)
         if method == "wgan-clip":
-            clip_weights_(c, config.clip_value)
+            clip_weights_(c.parameters(), config.clip_value)
         opt_g, opt_c = _optimizers(method, g, c, config)
         methods[method] = MethodState(method, g, c, opt_g, opt_c, torch.Generator().manual_seed(seed + 2))
     eval_gen = torch.Generator().manual_seed(seed + 3)
@@ -132,7 +132,7 @@ def _critic_update(state: MethodState, real: torch.Tensor, fake: torch.Tensor, c
     loss.backward()
     state.opt_c.step()
     if state.method == "wgan-clip":
-        clip_weights_(state.critic, config.clip_value)
+        clip_weights_(state.critic.parameters(), config.clip_value)
     return float(estimate)
 
 

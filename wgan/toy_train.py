@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wgan.objectives import clip_weights_
 from wgan.toy_data import (
     LOG2,
     gaussian_js,
@@ -200,14 +201,6 @@ def gradient_penalty(
     return ((grad.norm(dim=-1) - 1.0) ** 2).mean(-1)
 
 
-@torch.no_grad()
-def clip_weights_(critic: nn.Module, clip_value: float) -> None:
-    """Clamp every critic parameter to [-clip_value, clip_value] in place (WGAN paper, Algorithm 1)."""
-    params = list(critic.parameters())
-    torch._foreach_clamp_min_(params, -clip_value)
-    torch._foreach_clamp_max_(params, clip_value)
-
-
 # --------------------------------------------------------------------------------------------------
 # Training a critic or discriminator to optimality against fixed samples
 # --------------------------------------------------------------------------------------------------
@@ -251,7 +244,7 @@ def fit_critics(
     if config.standardize:
         net.standardize_(torch.cat([real, fake], dim=-2))
     if clip:
-        clip_weights_(net, config.clip_value)
+        clip_weights_(net.parameters(), config.clip_value)
         base_lr = config.lr_clip
         opt: torch.optim.Optimizer = torch.optim.RMSprop(net.parameters(), lr=base_lr)  # no momentum
     else:
@@ -280,7 +273,7 @@ def fit_critics(
         loss.sum().backward()  # per-member losses summed: members stay independent
         opt.step()
         if clip:
-            clip_weights_(net, config.clip_value)
+            clip_weights_(net.parameters(), config.clip_value)
     return net.eval()
 
 

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from wgan.config import TrainConfig
 from wgan.data import ImageData
-from wgan.models import Critic, Generator
+from wgan.models import Generator
 from wgan.train import History, TrainState, build_models, init_state
 
 FORMAT = "wgan-checkpoint"
@@ -139,20 +140,24 @@ def write_payload(payload: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read and validate a checkpoint file. Raises CheckpointError with a one-line message on any problem."""
+def read_payload(path: str | Path, missing: str = "no such checkpoint file") -> Any:
+    """torch.load(weights_only=True) of `path` on the CPU, every failure turned into a one-line CheckpointError.
+
+    Shared by every file format of the project (GAN checkpoints, the MNIST classifier): none is unpickled
+    any other way.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{path}: {missing}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # protocol warnings for foreign pickles: the error says enough
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         # weights_only refuses any global it does not know (classes, functions: code) and any pickle
         # opcode it does not support (a file that is not a torch checkpoint at all).
         detail = str(error).partition("WeightsUnpickler error:")[2].strip().splitlines()
-        detail_line = detail[0].strip() if detail else str(error).strip().splitlines()[0]
+        detail_line = detail[0].strip() if detail else (str(error).strip().splitlines() or ["unpickling"])[0]
         if "Unsupported global" in detail_line:
             raise CheckpointError(
                 f"{path}: refused, the file carries Python objects other than tensors ({detail_line[:120]})"
@@ -163,6 +168,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, IndexError, KeyError) as error:
         detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: corrupt or truncated file ({detail})") from None
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and validate a checkpoint file. Raises CheckpointError with a one-line message on any problem."""
+    path = Path(path)
+    payload = read_payload(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a wgan checkpoint (no '{FORMAT}' marker; a foreign file?)")
     version = payload.get("format_version")
@@ -178,9 +189,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     checkpoint = Checkpoint(path, config, payload)
     # Check the weights fit the models now, so a bad file fails here and not halfway through a page.
     generator, critic = build_models(config, torch.device("cpu"))
-    _load_strict(path, generator, payload["generator"], "generator")
+    load_state_strict(path, generator, payload["generator"], "generator")
     if "critic" in payload:
-        _load_strict(path, critic, payload["critic"], "critic")
+        load_state_strict(path, critic, payload["critic"], "critic")
     return checkpoint
 
 
@@ -197,7 +208,7 @@ def find_checkpoints(folder: str | Path = SHIPPED_DIR) -> list[Path]:
 def load_generator(checkpoint: Checkpoint, device: torch.device | str = "cpu") -> Generator:
     """The checkpoint's generator in eval mode on `device`."""
     generator = Generator(checkpoint.config.z_dim)
-    _load_strict(checkpoint.path, generator, checkpoint.payload["generator"], "generator")
+    load_state_strict(checkpoint.path, generator, checkpoint.payload["generator"], "generator")
     return generator.to(device).eval()
 
 
@@ -207,8 +218,8 @@ def restore_state(checkpoint: Checkpoint, data: ImageData, device: torch.device 
         raise CheckpointError(f"{checkpoint.path}: holds only a generator (for sampling); it cannot resume training")
     payload = checkpoint.payload
     state = init_state(checkpoint.config, data, device)
-    _load_strict(checkpoint.path, state.generator, payload["generator"], "generator")
-    _load_strict(checkpoint.path, state.critic, payload["critic"], "critic")
+    load_state_strict(checkpoint.path, state.generator, payload["generator"], "generator")
+    load_state_strict(checkpoint.path, state.critic, payload["critic"], "critic")
     try:
         state.generator_optimizer.load_state_dict(payload["generator_optimizer"])
         state.critic_optimizer.load_state_dict(payload["critic_optimizer"])
@@ -231,7 +242,8 @@ def restore_state(checkpoint: Checkpoint, data: ImageData, device: torch.device 
     return state
 
 
-def _load_strict(path: Path, module: Generator | Critic, state_dict: Any, name: str) -> None:
+def load_state_strict(path: Path, module: nn.Module, state_dict: Any, name: str) -> None:
+    """Strict load_state_dict; a mismatch becomes a one-line CheckpointError naming the file and module."""
     try:
         module.load_state_dict(state_dict, strict=True)
     except (RuntimeError, TypeError, AttributeError) as error:

@@ -13,10 +13,7 @@ converts uint8 datasets the same way the training data is converted.
 from __future__ import annotations
 
 import math
-import pickle
 import time
-import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wgan.checkpoint import CheckpointError, write_payload
+from wgan.checkpoint import CheckpointError, load_state_strict, read_payload, write_payload
 from wgan.data import to_unit_range
 
 FORMAT = "wgan-mnist-classifier"
@@ -211,23 +208,7 @@ class LoadedClassifier:
 def load_classifier(path: str | Path) -> LoadedClassifier:
     """Read a classifier file. Raises CheckpointError with a one-line message on any problem."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"{path}: no such classifier file (make one with: python -m wgan classifier --out {path})"
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        # weights_only refuses any global it does not know (code) and any opcode it does not support.
-        detail = str(error).partition("WeightsUnpickler error:")[2].strip().splitlines()
-        detail_line = detail[0].strip() if detail else (str(error).strip().splitlines() or ["unpickling"])[0]
-        reason = "carries Python objects other than tensors" if "Unsupported global" in detail_line else "is corrupt"
-        raise CheckpointError(f"{path}: refused, the file {reason} ({detail_line[:120]})") from None
-    except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, IndexError, KeyError) as error:
-        detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: corrupt or truncated file ({detail})") from None
+    payload = read_payload(path, f"no such classifier file (make one with: python -m wgan classifier --out {path})")
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an MNIST classifier file (no '{FORMAT}' marker)")
     if payload.get("format_version") != FORMAT_VERSION:
@@ -238,11 +219,6 @@ def load_classifier(path: str | Path) -> LoadedClassifier:
     if not isinstance(feature_dim, int) or feature_dim < 1 or "state_dict" not in payload:
         raise CheckpointError(f"{path}: missing or bad feature_dim / state_dict")
     model = MnistClassifier(feature_dim)
-    try:
-        model.load_state_dict(payload["state_dict"], strict=True)
-    except (RuntimeError, TypeError, AttributeError) as error:
-        first = str(error).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:2])[:200] if first else type(error).__name__
-        raise CheckpointError(f"{path}: weights do not fit the classifier ({detail})") from None
+    load_state_strict(path, model, payload["state_dict"], "classifier")
     card = payload.get("card", {})
     return LoadedClassifier(path, model.eval(), dict(card) if isinstance(card, dict) else {})

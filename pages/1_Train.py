@@ -23,8 +23,8 @@ from ui.quality import render_quality_section
 from wgan.checkpoint import RUNS_DIR, CheckpointError, load_checkpoint, restore_state, save_checkpoint
 from wgan.config import PRESETS, TrainConfig, apply_overrides
 from wgan.data import DataUnavailableError
-from wgan.device import describe_device, pick_device
-from wgan.live import LiveRun, cpu_has_fast_bf16, load_training_data, median_smooth, start_run, thin
+from wgan.device import cpu_has_fast_bf16, describe_device, pick_device
+from wgan.live import LiveRun, load_training_data, median_smooth, start_run, thin
 from wgan.sampling import grid, png_bytes
 
 st.set_page_config(page_title="Train a WGAN", layout="wide")

@@ -1,15 +1,15 @@
-"""Command line over the library: `python -m wgan train | sample | export | bench | classifier | eval`."""
+"""Command line over the library: `python -m wgan train | sample | export | classifier | eval`.
+
+The speed race against the seed's loop lives in `python -m benchmarks.bench`."""
 
 from __future__ import annotations
 
 import argparse
 import math
-import os
-import re
 import signal
-import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from wgan.classifier import SHIPPED_CLASSIFIER
 from wgan.config import DATASETS, PRESETS, apply_overrides, preset
 from wgan.data import DataUnavailableError, load_images
 from wgan.device import configure_cpu_threads, describe_device, pick_device
+from wgan.live import cpu_training_defaults
 from wgan.sampling import generate, grid, noise_from_seed, save_png
 from wgan.train import TrainState, init_state, train_chunk
 
@@ -85,26 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--scale", type=int, default=2, help="enlarge pixels by this factor")
     sample.set_defaults(handler=command_sample)
 
-    bench = commands.add_parser("bench", help="race the seed's training loop against ours (seed preset)")
-    bench.add_argument("--device", default="auto")
-    bench.add_argument("--baseline", default="../shared/reference/seed_wgan.py")
-    bench.add_argument("--data-root", default="data", help="must hold MNIST/raw with the train split")
-    bench.add_argument(
-        "--max-steps",
-        type=int,
-        default=None,
-        help="iterations per timed epoch (default: 30 on CPU, a whole epoch on a GPU)",
-    )
-    bench.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change our side only, e.g. --set precision=bf16 (the seed's loop stays as it is)",
-    )
-    bench.set_defaults(handler=command_bench)
-
     export = commands.add_parser("export", help="write a small generator-only copy of a run, for sampling/shipping")
     export.add_argument("--checkpoint", required=True, help="a full training checkpoint")
     export.add_argument("--out", required=True)
@@ -137,10 +118,17 @@ def command_train(args: argparse.Namespace) -> int:
             changes["split"] = args.split
         if args.seed is not None:
             changes["seed"] = args.seed
-        config = apply_overrides(preset(args.preset, **changes), args.overrides)
+        base = preset(args.preset, **changes)
+        # This machine's fastest settings (bf16 on an AMX CPU) first, so --set can still undo them.
+        machine = cpu_training_defaults(base, device)
+        config = apply_overrides(replace(base, **machine), args.overrides)
         if args.print_config:
             print(config.to_json())
             return 0
+        if machine:
+            chosen = ", ".join(f"{key}={value}" for key, value in machine.items())
+            undo = " ".join(f"--set {key}={getattr(base, key)}" for key in machine)
+            print(f"this machine's training defaults: {chosen} ({undo} to undo)")
         if out.exists() and not args.force:
             raise CliError(f"{out} exists: pass --resume to continue it or --force to start afresh over it")
         data = load_images(config.dataset, args.data_root, config.split)
@@ -221,54 +209,6 @@ def command_export(args: argparse.Namespace) -> int:
     path = export_generator(checkpoint, args.out, card, half=args.half)
     size_mb = path.stat().st_size / 1e6
     print(f"wrote {path} ({size_mb:.1f} MB): the generator of {args.checkpoint} at iteration {card['iterations']}")
-    return 0
-
-
-def command_bench(args: argparse.Namespace) -> int:
-    device = pick_device(args.device)
-    threads = configure_cpu_threads()
-    max_steps = args.max_steps if args.max_steps is not None else (30 if device.type == "cpu" else 0)
-    baseline = Path(args.baseline)
-    if not baseline.is_file():
-        raise CliError(f"{baseline}: baseline script not found")
-    data = load_images("mnist", args.data_root, "train", download=False)
-    # Same data, same device, same thread count for both (the seed's script would otherwise start one
-    # thread per host CPU).
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    command = [
-        sys.executable,
-        str(baseline),
-        "--data",
-        args.data_root,
-        "--epochs",
-        "2",
-        "--device",
-        str(device),
-        "--max-steps",
-        str(max_steps),
-    ]
-    print("seed loop:", " ".join(command), flush=True)
-    completed = subprocess.run(command, env=env, capture_output=True, text=True)
-    print(completed.stdout, end="")
-    found = re.search(r"images_per_s=([0-9.]+)", completed.stdout)
-    if completed.returncode != 0 or not found:
-        raise CliError(f"the baseline failed (exit {completed.returncode}): {completed.stderr.strip()[-300:]}")
-    seed_rate = float(found.group(1))
-
-    config = apply_overrides(preset("seed", holdout_size=0), args.overrides)
-    state = init_state(config, data, device)
-    iterations = max_steps or math.ceil(len(state.data) / config.batch_size)
-    train_chunk(state, min(iterations, 10))  # warm-up: allocator, cuDNN autotuning, thread pools
-    result = train_chunk(state, iterations)
-    print(
-        f"ours (seed preset{' with ' + ', '.join(args.overrides) if args.overrides else ''}, data on {device}): "
-        f"{result.iterations} iterations, "
-        f"{result.iterations * config.batch_size} images in {result.seconds:.3f} s; torch {torch.__version__}, "
-        f"{describe_device(device)}"
-    )
-    print(f"seed_images_per_s={seed_rate:.1f}")
-    print(f"ours_images_per_s={result.images_per_s:.1f}")
-    print(f"speedup={result.images_per_s / seed_rate:.3f}")
     return 0
 
 

@@ -16,6 +16,7 @@ from typing import Any
 OBJECTIVES = ("wgan", "wgan-gp", "gan")
 OPTIMIZERS = ("rmsprop", "adam")
 DATASETS = ("mnist", "fashion-mnist", "digits-offline")
+LAYOUTS = ("channels_last", "contiguous")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class TrainConfig:
     warmup_iterations: int = 25  # the first this-many generator iterations are warm-up iterations
     warmup_every: int = 500  # ... and so is every warmup_every-th generator iteration
     precision: str = "fp32"  # "fp32", or "bf16" autocast for the forward passes (CPUs with AMX, GPUs)
+    layout: str = "channels_last"  # activation memory layout: "channels_last" (NHWC) or "contiguous" (NCHW)
     holdout_size: int = 500  # real images kept out of training to check the critic for overfitting
     seed: int = 0  # seeds model initialisation, data order, noise and dropout
 
@@ -57,6 +59,8 @@ class TrainConfig:
             problems.append(f"dataset must be one of {DATASETS}, not {self.dataset!r}")
         if self.precision not in ("fp32", "bf16"):
             problems.append(f"precision must be 'fp32' or 'bf16', not {self.precision!r}")
+        if self.layout not in LAYOUTS:
+            problems.append(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
         if self.split not in ("train", "test"):
             problems.append(f"split must be 'train' or 'test', not {self.split!r}")
         for name in ("batch_size", "z_dim", "n_critic", "warmup_n_critic", "warmup_every"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from scipy.ndimage import median_filter
 
 from wgan.config import PRESETS, TrainConfig
 from wgan.data import DataUnavailableError, ImageData, load_images
+from wgan.device import cpu_has_fast_bf16
 from wgan.sampling import to_uint8
 from wgan.train import TrainState, evaluate_holdout, init_state, sample, train_chunk
 
@@ -61,14 +63,16 @@ def load_training_data(dataset: str, root: str, split: str = "train") -> tuple[I
         return load_images("digits-offline"), "digits-offline", note
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True on x86 CPUs with AMX (Linux): there bf16 autocast trains ~1.5-2x faster (docs/performance.md;
-    measured 266 vs 171 images/s at batch 64 on one busy core). Elsewhere bf16 is slower, so False."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in handle)
-    except OSError:
-        return False
+def cpu_training_defaults(base: TrainConfig, device: torch.device) -> dict[str, Any]:
+    """Config changes that make `base` train fastest on this machine without changing what a step computes
+    beyond float rounding: bf16 autocast on a CPU with AMX (weights stay fp32). Empty elsewhere.
+
+    The command line, the benchmarks and the Training page all start from these (each shows them as a
+    change from the preset, one `--set precision=fp32` away).
+    """
+    if device.type == "cpu" and base.precision == "fp32" and cpu_has_fast_bf16():
+        return {"precision": "bf16"}
+    return {}
 
 
 @dataclass

@@ -14,6 +14,37 @@ from torch import nn
 IMAGE_SHAPE = (1, 28, 28)
 
 
+def is_channels_last(tensor: torch.Tensor) -> bool:
+    """True for a 4-d tensor stored NHWC (`.to(memory_format=torch.channels_last)`), not plain NCHW."""
+    return tensor.dim() == 4 and not tensor.is_contiguous() and tensor.is_contiguous(memory_format=torch.channels_last)
+
+
+def conv_transpose_as_conv(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.Tensor:
+    """A stride-1 transposed convolution computed as the ordinary convolution it equals.
+
+    conv_transpose2d(x, W, padding=p) == conv2d(x, W with in/out swapped and the kernel flipped,
+    padding=k-1-p): the same sums in another order. oneDNN's forward and backward kernels for the plain
+    convolution are faster on CPUs; the layer's parameters (and so checkpoints) are untouched.
+    """
+    weight = layer.weight.transpose(0, 1).flip(2, 3)  # [in, out, k, k] -> [out, in, k, k]
+    if is_channels_last(layer.weight):
+        weight = weight.contiguous(memory_format=torch.channels_last)
+    padding = tuple(k - 1 - p for k, p in zip(layer.kernel_size, layer.padding, strict=True))
+    return F.conv2d(x, weight, layer.bias, padding=padding)
+
+
+def linear_on_nhwc(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
+    """layer(x.flatten(1)) for a channels-last x [B, C, H, W], without copying x back to NCHW.
+
+    Flattening an NHWC tensor in NCHW order copies it, and the gradient then flows back in NCHW, which
+    puts mixed layouts into every backward kernel before it. Permuting the layer's weight instead (a few
+    thousand numbers) keeps the activations where they are: the same dot products in another order.
+    """
+    batch, channels, height, width = x.shape
+    weight = layer.weight.view(-1, channels, height, width).permute(0, 2, 3, 1).reshape(layer.out_features, -1)
+    return F.linear(x.permute(0, 2, 3, 1).reshape(batch, -1), weight, layer.bias)
+
+
 class Generator(nn.Module):
     """z [B, z_dim] -> images [B, 1, 28, 28] in [-1, 1]; about 22.3 M multiply-adds per image."""
 
@@ -32,7 +63,7 @@ class Generator(nn.Module):
         # As in the seed: ReLU before batch norm.
         x = self.bn1(F.relu(self.linear1(z)))
         x = x.view(-1, 256, 7, 7)
-        x = self.bn2(F.relu(self.deconv1(x)))
+        x = self.bn2(F.relu(conv_transpose_as_conv(x, self.deconv1)))
         x = self.bn3(F.relu(self.deconv2(x)))
         return torch.tanh(self.deconv3(x))
 
@@ -57,4 +88,6 @@ class Critic(nn.Module):
         x = self.dropout(F.leaky_relu(self.conv1(x)))
         x = self.dropout(F.leaky_relu(self.conv2(x)))
         x = self.bn(x)
+        if is_channels_last(x):
+            return linear_on_nhwc(x, self.fc).squeeze(1)
         return self.fc(x.flatten(1)).squeeze(1)

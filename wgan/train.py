@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from wgan import objectives
 from wgan.config import TrainConfig
 from wgan.data import DeviceDataset, ImageData
-from wgan.device import configure_cpu_threads
+from wgan.device import configure_cpu_threads, tune_cpu_allocator
 from wgan.models import Critic, Generator
 
 FIXED_NOISE_SIZE = 64  # one 8x8 grid of samples from fixed noise, shown as training runs
@@ -115,9 +116,13 @@ def build_models(config: TrainConfig, device: torch.device) -> tuple[Generator, 
         torch.manual_seed(config.seed)
         generator = Generator(config.z_dim)
         critic = Critic(batch_norm=config.critic_batch_norm, dropout=config.critic_dropout)
-    # channels_last helps cuDNN (~13% at batch 512) but measured slower on the CPU (469 vs 538 images/s).
-    memory_format = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    memory_format = _memory_format(config)
     return generator.to(device, memory_format=memory_format), critic.to(device, memory_format=memory_format)
+
+
+def _memory_format(config: TrainConfig) -> torch.memory_format:
+    # NHWC is what oneDNN (CPU) and cuDNN convolutions want; NCHW activations are converted inside every call.
+    return torch.channels_last if config.layout == "channels_last" else torch.contiguous_format
 
 
 def init_state(config: TrainConfig, data: ImageData, device: torch.device | str = "cpu") -> TrainState:
@@ -125,6 +130,7 @@ def init_state(config: TrainConfig, data: ImageData, device: torch.device | str 
     device = torch.device(device)
     if device.type == "cpu":
         configure_cpu_threads()
+        tune_cpu_allocator()
     generator, critic = build_models(config, device)
     # Dropout draws from the global stream; seed it so a run is repeatable (checkpoints save its state).
     torch.manual_seed(config.seed)
@@ -158,40 +164,47 @@ def _critic_step(state: TrainState, keep_fake_graph: bool) -> tuple[dict[str, to
     """One critic update on a fresh real batch and a fresh fake batch; returns metrics and the fakes.
 
     With keep_fake_graph the fakes keep their autograd graph through the generator, so the generator
-    step can reuse them instead of running the generator again (the seed does the same).
+    step can reuse them instead of running the generator again (the seed does the same). The
+    record_function labels name the phases a profile sums over (benchmarks/bench.py); they cost nothing
+    when no profiler runs.
     """
     config, critic = state.config, state.critic
-    real = state.data.sample(config.batch_size, state.data_rng)  # [B, 1, 28, 28] in [-1, 1]
-    if state.device.type == "cuda":
-        real = real.contiguous(memory_format=torch.channels_last)
-    z = torch.randn(config.batch_size, config.z_dim, device=state.device, generator=state.noise_rng)
-    with torch.set_grad_enabled(keep_fake_graph), _autocast(state):
-        fake = state.generator(z)
-    state.critic_optimizer.zero_grad(set_to_none=True)
-    with _autocast(state):
-        real_scores, fake_scores = critic(real), critic(fake.detach())  # two passes, as the seed (BN per batch)
-    real_scores, fake_scores = real_scores.float(), fake_scores.float()
-    if config.objective == "gan":
-        loss = objectives.gan_discriminator_loss(real_scores, fake_scores)
-    else:
-        loss = objectives.wgan_critic_loss(real_scores, fake_scores)
-    penalty = torch.zeros((), device=state.device)
-    if config.gp_weight > 0:
-        penalty = objectives.gradient_penalty(critic, real, fake, generator=state.noise_rng)
-        loss = loss + config.gp_weight * penalty
-    loss.backward()
-    grad_norm = objectives.grad_norm(critic.parameters())
-    state.critic_optimizer.step()
-    if config.clip_value > 0:
-        objectives.clip_weights_(critic.parameters(), config.clip_value)
-    metrics = {
-        "w_estimate": (real_scores.mean() - fake_scores.mean()).detach(),
-        "critic_loss": loss.detach(),
-        "critic_real": real_scores.mean().detach(),
-        "critic_fake": fake_scores.mean().detach(),
-        "gradient_penalty": penalty.detach(),
-        "critic_grad_norm": grad_norm.detach(),
-    }
+    with record_function("wgan.data"):
+        real = state.data.sample(config.batch_size, state.data_rng)  # [B, 1, 28, 28] in [-1, 1]
+        real = real.contiguous(memory_format=_memory_format(config))
+        z = torch.randn(config.batch_size, config.z_dim, device=state.device, generator=state.noise_rng)
+    with record_function("wgan.forward"):
+        with torch.set_grad_enabled(keep_fake_graph), _autocast(state):
+            fake = state.generator(z)
+        state.critic_optimizer.zero_grad(set_to_none=True)
+        with _autocast(state):
+            real_scores, fake_scores = critic(real), critic(fake.detach())  # two passes, as the seed (BN per batch)
+        real_scores, fake_scores = real_scores.float(), fake_scores.float()
+        if config.objective == "gan":
+            loss = objectives.gan_discriminator_loss(real_scores, fake_scores)
+        else:
+            loss = objectives.wgan_critic_loss(real_scores, fake_scores)
+        penalty = torch.zeros((), device=state.device)
+        if config.gp_weight > 0:
+            penalty = objectives.gradient_penalty(critic, real, fake, generator=state.noise_rng)
+            loss = loss + config.gp_weight * penalty
+    with record_function("wgan.backward"):
+        loss.backward()
+    with record_function("wgan.metrics"):
+        grad_norm = objectives.grad_norm(critic.parameters())
+    with record_function("wgan.optimizer"):
+        state.critic_optimizer.step()
+        if config.clip_value > 0:
+            objectives.clip_weights_(critic.parameters(), config.clip_value)
+    with record_function("wgan.metrics"):
+        metrics = {
+            "w_estimate": (real_scores.mean() - fake_scores.mean()).detach(),
+            "critic_loss": loss.detach(),
+            "critic_real": real_scores.mean().detach(),
+            "critic_fake": fake_scores.mean().detach(),
+            "gradient_penalty": penalty.detach(),
+            "critic_grad_norm": grad_norm.detach(),
+        }
     return metrics, fake
 
 
@@ -213,20 +226,24 @@ def train_step(state: TrainState) -> dict[str, torch.Tensor]:
     # Generator update on the last critic step's fakes. Freezing the critic's weights skips their
     # gradient kernels; the gradient still flows through the critic to the images.
     state.critic.requires_grad_(False)
-    state.generator_optimizer.zero_grad(set_to_none=True)
-    with _autocast(state):
-        fake_scores = state.critic(fake).float()
-    if config.objective == "gan":
-        generator_loss = objectives.gan_generator_loss(fake_scores)
-        metrics["js_estimate"] = objectives.js_estimate(metrics["critic_loss"])
-    else:
-        generator_loss = objectives.wgan_generator_loss(fake_scores)
-    generator_loss.backward()
-    state.generator_optimizer.step()
+    with record_function("wgan.forward"):
+        state.generator_optimizer.zero_grad(set_to_none=True)
+        with _autocast(state):
+            fake_scores = state.critic(fake).float()
+        if config.objective == "gan":
+            generator_loss = objectives.gan_generator_loss(fake_scores)
+        else:
+            generator_loss = objectives.wgan_generator_loss(fake_scores)
+    with record_function("wgan.backward"):
+        generator_loss.backward()
+    with record_function("wgan.optimizer"):
+        state.generator_optimizer.step()
     state.critic.requires_grad_(True)
-    metrics["generator_loss"] = generator_loss.detach()
-
-    state.history.append(state.iteration, metrics)
+    with record_function("wgan.metrics"):
+        if config.objective == "gan":
+            metrics["js_estimate"] = objectives.js_estimate(metrics["critic_loss"])
+        metrics["generator_loss"] = generator_loss.detach()
+        state.history.append(state.iteration, metrics)
     state.iteration += 1
     return metrics
 

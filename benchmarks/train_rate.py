@@ -1,0 +1,104 @@
+"""Our side of the race: the library's training loop behind the seed script's own command line.
+
+    python -m benchmarks.train_rate --data ROOT [--epochs 2] [--device cpu] [--max-steps N]
+                                    [--preset seed] [--set key=value ...] [--profile STEPS]
+
+Same contract as shared/reference/seed_wgan.py, so `benchmarks.bench` runs both the same way: MNIST's
+train split from ROOT (nothing downloaded), one line per epoch, the first epoch a warm-up when more than
+one runs, then `images_per_s=<float>` (real images through the critic per second over the timed epochs)
+and `iterations_per_s=<float>` (generator iterations per second). `--max-steps N` stops each epoch after
+N generator iterations. The config is the preset with this CPU's training defaults
+(`wgan.live.cpu_training_defaults`: bf16 where the CPU has AMX) and then `--set`, with no held-out images,
+as the seed holds none out.
+
+`--profile STEPS` then profiles that many more steps and prints where they spent their time, by the
+phases `wgan.train` labels (data, forward, backward, optimizer, metrics), as `profile_<phase>_ms=` lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import replace
+
+import torch
+
+from wgan.config import apply_overrides, preset
+from wgan.data import load_images
+from wgan.device import pick_device
+from wgan.live import cpu_training_defaults
+from wgan.train import TrainState, init_state, train_chunk, train_step
+
+PHASES = ("data", "forward", "backward", "optimizer", "metrics")
+
+
+def build_state(args: argparse.Namespace) -> TrainState:
+    device = pick_device(args.device)
+    data = load_images("mnist", args.data, "train", download=False)
+    config = replace(preset(args.preset, holdout_size=0), **cpu_training_defaults(preset(args.preset), device))
+    config = apply_overrides(config, args.overrides)
+    return init_state(config, data, device)
+
+
+def profile_phases(state: TrainState, steps: int) -> dict[str, float]:
+    """Milliseconds per generator iteration spent in each labelled phase (the rest is Python between them)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if state.device.type == "cuda" else [])
+    started = time.perf_counter()
+    with profile(activities=activities) as profiler:
+        for _ in range(steps):
+            train_step(state)
+        if state.device.type == "cuda":
+            torch.cuda.synchronize(state.device)
+    wall_ms = (time.perf_counter() - started) * 1000 / steps
+    totals = {phase: 0.0 for phase in PHASES}
+    for event in profiler.key_averages():
+        phase = event.key.removeprefix("wgan.")
+        if event.key.startswith("wgan.") and phase in totals:
+            totals[phase] += event.cpu_time_total / 1000 / steps  # microseconds -> ms per step
+    totals["other"] = max(0.0, wall_ms - sum(totals.values()))
+    totals["step"] = wall_ms
+    return totals
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--max-steps", type=int, default=0, help="generator iterations per epoch (0: a whole epoch)")
+    parser.add_argument("--preset", default="seed")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--profile", type=int, default=0, metavar="STEPS")
+    args = parser.parse_args(argv)
+
+    state = build_state(args)
+    config = state.config
+    per_epoch = args.max_steps or math.ceil(len(state.data) / (config.batch_size * config.n_critic))
+    print(
+        f"ours: {config.preset} preset, batch {config.batch_size}, n_critic {config.n_critic}, "
+        f"precision {config.precision}, layout {config.layout}, {torch.get_num_threads()} threads",
+        flush=True,
+    )
+    timed_images, timed_iterations, timed_seconds = 0, 0, 0.0
+    for epoch in range(args.epochs):
+        result = train_chunk(state, per_epoch)
+        images = result.images_per_s * result.seconds
+        print(f"epoch {epoch}: {images:.0f} images in {result.seconds:.3f} s ({result.images_per_s:.0f} images/s)")
+        if epoch > 0 or args.epochs == 1:
+            timed_images += images
+            timed_iterations += result.iterations
+            timed_seconds += result.seconds
+    print(f"iterations_per_s={timed_iterations / timed_seconds:.3f}")
+    if args.profile:
+        for phase, ms in profile_phases(state, args.profile).items():
+            print(f"profile_{phase}_ms={ms:.2f}")
+    print(f"images_per_s={timed_images / timed_seconds:.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

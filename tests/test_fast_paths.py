@@ -1,0 +1,147 @@
+"""The CPU fast paths compute what the plain path computes: each is checked against a literal reference."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wgan.config import preset
+from wgan.data import load_images
+from wgan.models import Critic, Generator, conv_transpose_as_conv, is_channels_last, linear_on_nhwc
+from wgan.train import init_state, train_chunk
+
+SMALL = {"batch_size": 16, "holdout_size": 32}
+
+
+class SeedGenerator(nn.Module):
+    """shared/reference/seed_wgan.py's generator, transcribed literally (the reference for ours)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear1 = nn.Linear(100, 256 * 7 * 7)
+        self.bn1 = nn.BatchNorm1d(256 * 7 * 7)
+        self.deconv1 = nn.ConvTranspose2d(256, 128, kernel_size=(3, 3), stride=1, padding=1)
+        self.bn2 = nn.BatchNorm2d(128)
+        self.deconv2 = nn.ConvTranspose2d(128, 64, kernel_size=(4, 4), stride=2, padding=1)
+        self.bn3 = nn.BatchNorm2d(64)
+        self.deconv3 = nn.ConvTranspose2d(64, 1, kernel_size=(4, 4), stride=2, padding=1)
+
+    def forward(self, x):
+        x = self.bn1(F.relu(self.linear1(x)))
+        x = x.view(-1, 256, 7, 7)
+        x = self.bn2(F.relu(self.deconv1(x)))
+        x = self.bn3(F.relu(self.deconv2(x)))
+        return torch.tanh(self.deconv3(x))
+
+
+class SeedCritic(nn.Module):
+    """The seed's discriminator with its dropout made a module (so eval() can switch it off for the test)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2)
+        self.conv2 = nn.Conv2d(64, 128, kernel_size=3, stride=2)
+        self.bn = nn.BatchNorm2d(128)
+        self.fc = nn.Linear(128 * 6 * 6, 1)
+
+    def forward(self, x):
+        x = F.leaky_relu(self.conv1(x))
+        x = F.leaky_relu(self.conv2(x))
+        x = self.bn(x)
+        return self.fc(x.view(-1, 128 * 6 * 6))
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_root):
+    return load_images("mnist", mnist_root, "train", download=False)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_seed_models_compute_the_seeds_functions(layout):
+    """Forward, input gradient and weight gradients equal the literal seed models'. In float64, so the
+    check is exact: in float32 batch norm at batch 32 amplifies rounding to ~1e-3 of some gradients."""
+    torch.manual_seed(0)
+    reference_g, reference_c = SeedGenerator().double(), SeedCritic().double()
+    ours_g, ours_c = Generator(), Critic(dropout=0.0)
+    ours_g.load_state_dict(reference_g.state_dict())  # same names, same shapes: checkpoints stay compatible
+    ours_c.load_state_dict(reference_c.state_dict())
+    ours_g, ours_c = ours_g.double().to(memory_format=layout), ours_c.double().to(memory_format=layout)
+    z = torch.randn(32, 100, dtype=torch.float64)
+    z_ours, z_ref = z.clone().requires_grad_(), z.clone().requires_grad_()
+    images, expected = ours_g(z_ours), reference_g(z_ref)  # train mode: batch statistics, as in a step
+    assert torch.allclose(images, expected, atol=1e-12)
+    scores, expected_scores = ours_c(images), reference_c(expected).squeeze(1)
+    assert torch.allclose(scores, expected_scores, atol=1e-12)
+    weights = torch.randn(32, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    (scores * weights).sum().backward()
+    (expected_scores * weights).sum().backward()
+    assert torch.allclose(z_ours.grad, z_ref.grad, atol=1e-12)
+    for (name, ours), theirs in zip(ours_g.named_parameters(), reference_g.parameters(), strict=True):
+        assert torch.allclose(ours.grad, theirs.grad, atol=1e-10), name
+    for (name, ours), theirs in zip(ours_c.named_parameters(), reference_c.parameters(), strict=True):
+        assert torch.allclose(ours.grad, theirs.grad, atol=1e-10), name
+    assert torch.allclose(ours_g.bn2.running_mean, reference_g.bn2.running_mean, atol=1e-12)
+
+
+def test_seed_generator_in_float32_channels_last():
+    torch.manual_seed(0)
+    reference, ours = SeedGenerator(), Generator()
+    ours.load_state_dict(reference.state_dict())
+    ours = ours.to(memory_format=torch.channels_last)
+    z = torch.randn(32, 100)
+    assert torch.allclose(ours(z), reference(z), atol=1e-4)  # batch statistics: rounding, magnified
+    ours.eval(), reference.eval()
+    assert torch.allclose(ours(z), reference(z), atol=1e-5)
+
+
+def test_conv_transpose_as_conv_matches_conv_transpose():
+    torch.manual_seed(1)
+    layer = nn.ConvTranspose2d(8, 5, kernel_size=3, padding=1)
+    x = torch.randn(4, 8, 7, 7)
+    assert torch.allclose(conv_transpose_as_conv(x, layer), layer(x), atol=1e-5)
+    unpadded = nn.ConvTranspose2d(8, 5, kernel_size=3, padding=0)  # output grows by k - 1
+    assert torch.allclose(conv_transpose_as_conv(x, unpadded), unpadded(x), atol=1e-5)
+
+
+def test_linear_on_nhwc_matches_flattening_nchw():
+    torch.manual_seed(2)
+    layer = nn.Linear(6 * 3 * 3, 2)
+    x = torch.randn(5, 6, 3, 3)
+    nhwc = x.contiguous(memory_format=torch.channels_last)
+    assert is_channels_last(nhwc) and not is_channels_last(x)
+    assert torch.allclose(linear_on_nhwc(nhwc, layer), layer(x.flatten(1)), atol=1e-6)
+
+
+def test_channels_last_and_contiguous_training_agree(digits):
+    """A few real steps (dropout, clipping, RMSprop) give the same run in both layouts, to float rounding."""
+    runs = {}
+    for layout in ("channels_last", "contiguous"):
+        state = init_state(preset("seed", layout=layout, **SMALL), digits, "cpu")
+        train_chunk(state, 4)
+        runs[layout] = state
+    a, b = runs["channels_last"], runs["contiguous"]
+    assert is_channels_last(a.generator.deconv2.weight) and not is_channels_last(b.generator.deconv2.weight)
+    for name in ("w_estimate", "critic_real", "critic_fake", "generator_loss"):
+        first, second = a.history.columns[name], b.history.columns[name]
+        # Step 0 runs the same weights on the same batch: equal up to rounding (|critic_real| is ~0.2).
+        assert first[0] == pytest.approx(second[0], rel=1e-4, abs=1e-6), name
+        # RMSprop's first steps are sign-like (lr * g / |g|), so rounding can flip the tiniest gradients;
+        # later steps still agree to well under the metrics' own scale.
+        assert first == pytest.approx(second, abs=1e-3), name
+
+
+def test_bf16_is_a_different_numeric_path_that_tracks_fp32(digits):
+    """bf16 autocast rounds every product to 8 bits of mantissa, so it is not bit-comparable with fp32
+    (the model card says so); it must still train the same run to within a few percent early on."""
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        state = init_state(preset("gp", precision=precision, **SMALL), digits, "cpu")
+        train_chunk(state, 3)
+        runs[precision] = state.history.columns["critic_real"]
+    assert all(math.isfinite(v) for v in runs["bf16"])
+    assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.05, abs=0.05)
+    assert runs["bf16"] != runs["fp32"]  # it is a different path: if this ever holds, the card is wrong

@@ -13,6 +13,7 @@ import torch
 from ui.quality import render_figure3
 from wgan.checkpoint import CheckpointError, find_checkpoints, load_checkpoint
 from wgan.device import describe_device, pick_device
+from wgan.objectives import LOG2
 
 ROOT = Path(__file__).resolve().parent
 PAGE_BLURBS = {
@@ -50,7 +51,7 @@ with why:
     thetas = np.linspace(-1, 1, 401)
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=thetas, y=np.abs(thetas), name="Wasserstein W = |theta|", line=dict(width=3)))
-    js = np.where(np.abs(thetas) < 1e-9, 0.0, math.log(2))
+    js = np.where(np.abs(thetas) < 1e-9, 0.0, LOG2)
     fig.add_trace(go.Scatter(x=thetas, y=js, name="Jensen-Shannon (log 2 unless theta = 0)", line=dict(width=3)))
     fig.add_vline(x=theta, line_dash="dot", line_color="gray")
     fig.update_layout(
@@ -63,7 +64,7 @@ with why:
     )
     right.plotly_chart(fig, key="home.chart.lines")
     right.caption(
-        f"At theta = {theta:+.2f}: W = {abs(theta):.2f}, JS = {0.0 if theta == 0 else math.log(2):.3f}. "
+        f"At theta = {theta:+.2f}: W = {abs(theta):.2f}, JS = {0.0 if theta == 0 else LOG2:.3f}. "
         "Only W changes as the fake line moves, so only W gives the generator a gradient towards the data."
     )
 

@@ -13,23 +13,20 @@ each run's loss curve with FID-MNIST over those points (iteration 0 left out: no
   paper median-filters with a window of 101). The paper's claim is a strong positive correlation.
 - GAN: the JS estimate log 2 - L_D / 2 (same filter). The paper's claim is that it does not track quality.
 
-Everything is written to a JSON file (default checkpoints/figure3.json) that the app draws; the printed
-correlations are whatever this run measured. `--set` applies config overrides to both runs, `--wgan-set` /
-`--gan-set` to one (replacing the defaults below).
+Everything is written to a JSON file (default checkpoints/figure3.json, format in wgan.figure3) that the
+app draws; the printed correlations are whatever this run measured, and the file records the wall time.
+`--set` applies config overrides to both runs, `--wgan-set` / `--gan-set` to one (replacing the defaults
+below).
 
-Cost, measured on the shared 2-core CPU (OMP_NUM_THREADS=1, other jobs running): the defaults took 22 min
-(WGAN 1,100 s including ~600 s of critic warm-up, GAN 200 s). A ~9-minute version,
-`--iterations 300 --eval-every 25 --window 25 --wgan-set warmup_iterations=10 --wgan-set warmup_n_critic=25
---wgan-set precision=bf16`, is too short to show anything: the W estimate still rises while the shortened
-warm-up trains the critic (measured rho -0.38 for WGAN, -0.53 for GAN).
+The WGAN run's critic warm-up dominates its cost. Shortening it (e.g. `--iterations 300 --eval-every 25
+--window 25 --wgan-set warmup_iterations=10 --wgan-set warmup_n_critic=25`) makes a run too short to show
+anything: the W estimate still rises while the shortened warm-up trains the critic.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,17 +39,13 @@ from wgan.classifier import SHIPPED_CLASSIFIER, load_classifier
 from wgan.config import DATASETS, apply_overrides, preset
 from wgan.data import load_images
 from wgan.device import configure_cpu_threads, describe_device, pick_device
+from wgan.figure3 import DEFAULT_PATH, write_figure3
 from wgan.metrics import QualityTracker, reference_statistics
+from wgan.smoothing import trailing_median
 from wgan.train import TrainState, init_state, train_chunk
 
 DEFAULT_WGAN_SET = ("precision=bf16",)
 DEFAULT_GAN_SET = ("precision=bf16",)
-
-
-def trailing_median(values: list[float], end: int, window: int) -> float:
-    """Median of values[end - window : end] (fewer at the start); nan when empty."""
-    chunk = [v for v in values[max(0, end - window) : end] if not math.isnan(v)]
-    return statistics.median(chunk) if chunk else float("nan")
 
 
 def spearman(x: list[float], y: list[float]) -> dict[str, float]:
@@ -103,17 +96,6 @@ def run_one(
     }
 
 
-def finite_or_none(value: Any) -> Any:
-    """nan and infinities -> None (JSON null), so the file is strict JSON that any reader accepts."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: finite_or_none(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite_or_none(item) for item in value]
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.figure3", description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=1000, help="generator iterations for each run")
@@ -131,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", dest="both_set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--wgan-set", action="append", default=None, metavar="KEY=VALUE")
     parser.add_argument("--gan-set", action="append", default=None, metavar="KEY=VALUE")
-    parser.add_argument("--out", default="checkpoints/figure3.json")
+    parser.add_argument("--out", default=DEFAULT_PATH)
     return parser
 
 
@@ -171,8 +153,6 @@ def main(argv: list[str] | None = None) -> int:
         tracker = QualityTracker(classifier, reference, args.n_samples, args.seed, args.eval_every)
         runs[name] = run_one(state, tracker, args.iterations, curve, args.window, name.upper())
     results = {
-        "kind": "wgan-figure3",
-        "version": 1,
         "command": "python -m benchmarks.figure3 " + " ".join(argv),
         "device": describe_device(device),
         "threads": threads,
@@ -193,11 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             "gan_js_estimate_vs_fid": runs["gan"]["spearman"]["rho"],
         },
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(f".{out.name}.tmp")
-    temporary.write_text(json.dumps(finite_or_none(results), indent=1, allow_nan=False))
-    temporary.replace(out)
+    out = write_figure3(results, Path(args.out))
     w, js = runs["wgan"]["spearman"], runs["gan"]["spearman"]
     print(f"wrote {out} ({results['wall_seconds']:.0f} s)")
     print(f"Spearman(W estimate, FID-MNIST), WGAN: rho={w['rho']:+.3f} (p={w['p']:.2g}, {w['points']} points)")

@@ -24,7 +24,7 @@ from wgan.checkpoint import FORMAT, FORMAT_VERSION, find_checkpoints, load_check
 from wgan.config import preset
 from wgan.device import configure_cpu_threads
 from wgan.latent import frozen_generator, interpolate, principal_directions, sample_z
-from wgan.models import Generator
+from wgan.models import SeedGenerator
 from wgan.sampling import generate, noise_from_seed
 
 PAGE = Path(__file__).resolve().parents[1] / "pages" / "3_Sampling.py"
@@ -54,7 +54,7 @@ def random_checkpoint(folder: Path) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": preset("gp").to_dict(),
-        "generator": Generator(100).state_dict(),
+        "generator": SeedGenerator(100).state_dict(),
         "iteration": 0,
         "card": {"note": "random weights, for timing only"},
     }

@@ -24,8 +24,10 @@ from wgan.checkpoint import RUNS_DIR, CheckpointError, load_checkpoint, restore_
 from wgan.config import PRESETS, TrainConfig, apply_overrides
 from wgan.data import DataUnavailableError
 from wgan.device import cpu_has_fast_bf16, describe_device, pick_device
-from wgan.live import LiveRun, load_training_data, median_smooth, start_run, thin
+from wgan.live import LiveRun, load_training_data, start_run, thin
+from wgan.objectives import LOG2
 from wgan.sampling import grid, png_bytes
+from wgan.smoothing import centred_median
 
 st.set_page_config(page_title="Train a WGAN", layout="wide")
 
@@ -47,7 +49,6 @@ CHOICES = {
     "split": ("train", "test"),
 }
 MAX_CHART_POINTS = 2000  # per trace; long runs are strided so each tick stays cheap to draw
-LOG2 = math.log(2)
 
 
 def data_root() -> str:
@@ -264,7 +265,7 @@ def smoothed_figure(
     keep = thin(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
     _line(fig, x[keep], y[keep], "raw", opacity=0.3, line=dict(width=1))
-    _line(fig, x[keep], median_smooth(y, window)[keep], f"median of {window}", line=dict(width=3))
+    _line(fig, x[keep], centred_median(y, window)[keep], f"median of {window}", line=dict(width=3))
     if reference is not None:
         fig.add_hline(y=reference, line_dash="dash", annotation_text="log 2", line_color="firebrick")
     return _layout(fig, title, name.replace("_", " "), marker)
@@ -275,7 +276,7 @@ def critic_figure(columns: dict, window: int, marker: int | None) -> go.Figure:
     keep = thin(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
     for name, label in (("critic_real", "mean f(real)"), ("critic_fake", "mean f(fake)")):
-        _line(fig, x[keep], median_smooth(columns.get(name, []), window)[keep], label)
+        _line(fig, x[keep], centred_median(columns.get(name, []), window)[keep], label)
     return _layout(fig, "Critic mean on real and on fake images (median-smoothed)", "critic score", marker)
 
 
@@ -287,7 +288,7 @@ def generator_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure
         columns = state.history.columns
         x = columns.get("iteration", [])
         keep = thin(len(x), MAX_CHART_POINTS)
-        _line(fig, x[keep], median_smooth(columns.get("generator_loss", []), window)[keep], label)
+        _line(fig, x[keep], centred_median(columns.get("generator_loss", []), window)[keep], label)
     return _layout(fig, "Generator loss (secondary)", "generator loss", marker)
 
 

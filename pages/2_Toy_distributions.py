@@ -2,7 +2,8 @@
 WGAN-GP paper Figure 1 and its toy datasets).
 
 Widgets -> wgan.toy -> plotly charts. Pure computations are cached by their slider values; the live 2-D
-comparison keeps its models in session state and trains in a fragment, about a second per tick.
+comparison keeps its run (models, latest snapshot, exact-W history) in session state and trains in a
+fragment, about a second per tick. The page builds its own figures: none is shared with another page.
 """
 
 from __future__ import annotations
@@ -16,20 +17,19 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from wgan import toy
+from wgan.objectives import LOG2, OBJECTIVE_LABELS
 
-st.set_page_config(page_title="Toy distributions", layout="wide")
+st.set_page_config(page_title="Toy distributions - WGAN", page_icon="📐", layout="wide")
 
-LOG2 = toy.LOG2
 COLORS = {
     "real": "#f28e2b",
     "fake": "#59a14f",
     "gan": "#e15759",
-    "wgan-clip": "#4e79a7",
+    "wgan": "#4e79a7",
     "wgan-gp": "#b07aa1",
 }
-CHUNK_SECONDS = 1.0  # training time per tick of the live panel (drawing adds about half a second)
+CHUNK_SECONDS = 1.0  # training time per tick of the live panel (drawing adds to it)
 STEP_ITERATIONS = 25  # generator iterations per press of Step
-HISTORY_POINTS = 400  # snapshots of the exact W kept for the chart
 MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
@@ -74,9 +74,8 @@ def section_parallel_lines() -> None:
         "far apart they are; only W = |theta| shrinks as theta goes to 0."
     )
     theta = st.slider("theta", -1.0, 1.0, 0.5, 0.05, key="toy.theta")
-    grid = np.linspace(-1, 1, 401)
-    grid = grid[np.abs(grid) > 1e-9]  # 0 is drawn as its own point: JS, KL and TV jump there
-    curves = toy.parallel_lines_divergences(grid)
+    curves = toy.parallel_lines_curves()  # theta = 0 left out: drawn as its own point, where JS, KL and TV jump
+    grid = curves["theta"]
     est = lines_estimates()
     names = {"W": "W (Wasserstein-1)", "JS": "JS (nats)", "KL": "KL(P_theta || P0)", "TV": "total variation"}
     fig = make_subplots(rows=1, cols=4, subplot_titles=list(names.values()))
@@ -183,7 +182,7 @@ def gaussian_curves_figure(r: dict) -> go.Figure:
     )
     fig.add_trace(
         go.Scatter(
-            x=r["x"], y=r["f_gp"], name="f(x), gradient penalty", line=dict(color=COLORS["wgan-gp"], width=3)
+            x=r["x"], y=r["f"]["wgan-gp"], name="f(x), gradient penalty", line=dict(color=COLORS["wgan-gp"], width=3)
         ),
         row=1,
         col=2,
@@ -193,9 +192,9 @@ def gaussian_curves_figure(r: dict) -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=r["x"],
-            y=r["f_clip"] / k,
+            y=r["f"]["wgan"] / k,
             name=f"f(x) / K, clipped (K = {k:.2g})",
-            line=dict(color=COLORS["wgan-clip"], width=3, dash="dash"),
+            line=dict(color=COLORS["wgan"], width=3, dash="dash"),
         ),
         row=1,
         col=2,
@@ -228,17 +227,17 @@ def gaussian_gradient_figure(r: dict, sigma: float, gap: float) -> go.Figure:
         ),
     )
     series = (
-        ("grad_minimax", "GAN, minimax log(1 - D)", COLORS["gan"], "solid"),
-        ("grad_nonsaturating", "GAN, non-saturating -log D", COLORS["gan"], "dot"),
-        ("grad_gp", "critic, gradient penalty: -f", COLORS["wgan-gp"], "solid"),
-        ("grad_clip", "critic, clipped: -f", COLORS["wgan-clip"], "solid"),
+        ("minimax", "GAN, minimax log(1 - D)", COLORS["gan"], "solid"),
+        ("nonsaturating", "GAN, non-saturating -log D", COLORS["gan"], "dot"),
+        ("wgan-gp", "critic, gradient penalty: -f", COLORS["wgan-gp"], "solid"),
+        ("wgan", "critic, clipped: -f", COLORS["wgan"], "solid"),
     )
     order = np.argsort(r["fake_shown"])
     for key, name, color, dash in series:
         fig.add_trace(
             go.Scatter(
                 x=r["fake_shown"][order],
-                y=np.abs(r[key][order]),
+                y=np.abs(r["grad"][key][order]),
                 name=name,
                 mode="lines+markers",
                 marker=dict(size=4),
@@ -247,28 +246,28 @@ def gaussian_gradient_figure(r: dict, sigma: float, gap: float) -> go.Figure:
             row=1,
             col=1,
         )
-    # closed forms through the optimal D* against the distance between the means (equal spread sigma)
-    d = np.linspace(0.0, 12.0 * sigma, 200)
-    minimax = np.abs(toy.optimal_minimax_gradient(d, 0.0, d, sigma))
-    dstar = 1.0 / (1.0 + np.exp(-toy.optimal_discriminator_logit(d, 0.0, d, sigma)))
-    nonsat = (1.0 - dstar) * d / sigma**2
-    for y, name, color, dash in (
-        (minimax, "minimax through D* (closed form)", COLORS["gan"], "solid"),
-        (nonsat, "non-saturating through D* (closed form)", COLORS["gan"], "dot"),
-        (np.ones_like(d), "1-Lipschitz critic: 1", COLORS["wgan-gp"], "solid"),
+    closed = toy.gradients_by_distance(sigma)  # through the optimal D*, against the distance between the means
+    for key, name, color, dash in (
+        ("minimax", "minimax through D* (closed form)", COLORS["gan"], "solid"),
+        ("nonsaturating", "non-saturating through D* (closed form)", COLORS["gan"], "dot"),
+        ("critic", "1-Lipschitz critic: 1", COLORS["wgan-gp"], "solid"),
     ):
         fig.add_trace(
-            go.Scatter(x=d, y=y, name=name, line=dict(color=color, dash=dash), showlegend=False), row=1, col=2
+            go.Scatter(
+                x=closed["distance"], y=closed[key], name=name, line=dict(color=color, dash=dash), showlegend=False
+            ),
+            row=1,
+            col=2,
         )
     for key, color, symbol in (
-        ("grad_at_mean_minimax", COLORS["gan"], "x"),
-        ("grad_at_mean_gp", COLORS["wgan-gp"], "x"),
-        ("grad_at_mean_nonsaturating", COLORS["gan"], "circle-open"),
+        ("minimax", COLORS["gan"], "x"),
+        ("wgan-gp", COLORS["wgan-gp"], "x"),
+        ("nonsaturating", COLORS["gan"], "circle-open"),
     ):
         fig.add_trace(
             go.Scatter(
                 x=[gap],
-                y=[r[key]],
+                y=[r["grad_at_mean"][key]],
                 mode="markers",
                 showlegend=False,
                 marker=dict(size=12, color=color, symbol=symbol),
@@ -304,32 +303,32 @@ def section_two_gaussians() -> None:
     r = gaussians(mu_real, mu_fake, sigma)
     st.plotly_chart(gaussian_curves_figure(r), key="toy.chart.gauss_curves")
 
-    w1 = r["W1_exact"]
+    w1, w_gp = r["W1_exact"], r["W"]["wgan-gp"]
     st.dataframe(
         {
             "quantity": ["W1", "JS (nats)"],
             "exact (closed form / quadrature)": [fmt(w1), fmt(r["JS_exact"])],
             "exact from sorted samples": [fmt(r["W1_sorted"]), "-"],
-            "gradient-penalty critic": [fmt(r["W_gp"]) + f" ({(r['W_gp'] / w1 - 1) * 100:+.1f}%)", "-"],
-            "clipped critic (= K * W1)": [f"{r['W_clip']:.3g}, implied K = {r['K_clip']:.3g}", "-"],
-            "GAN discriminator": ["-", fmt(r["JS_gan"])],
+            "gradient-penalty critic": [fmt(w_gp) + f" ({(w_gp / w1 - 1) * 100:+.1f}%)", "-"],
+            "clipped critic (= K * W1)": [f"{r['W']['wgan']:.3g}, implied K = {r['K_clip']:.3g}", "-"],
+            "GAN discriminator": ["-", fmt(r["JS_estimate"])],
         },
         hide_index=True,
     )
     st.plotly_chart(gaussian_gradient_figure(r, sigma, abs(mu_fake - mu_real)), key="toy.chart.gauss_grads")
-    ratio = r["ratio_minimax_to_gp"]
+    at_mean = r["grad_at_mean"]
     st.markdown(
         "**At the fake mean** the minimax generator gets |d/dx log(1 - D)| = "
-        f"{r['grad_at_mean_minimax']:.2e} "
+        f"{at_mean['minimax']:.2e} "
         f"(through the exact D*: {r['grad_at_mean_minimax_exact']:.2e}); the penalty critic gives "
-        f"{r['grad_at_mean_gp']:.3f}. **Ratio minimax / critic = {ratio:.2e}.** "
-        f"The clipped critic's {r['grad_at_mean_clip']:.2e} is K = {r['K_clip']:.2g} times a unit slope: "
+        f"{at_mean['wgan-gp']:.3f}. **Ratio minimax / critic = {r['ratio_minimax_to_critic']:.2e}.** "
+        f"The clipped critic's {at_mean['wgan']:.2e} is K = {r['K_clip']:.2g} times a unit slope: "
         f"small, but the same everywhere, and RMSProp rescales it."
     )
     st.caption(
         "Slide mu_fake away: the minimax gradient through a saturated D falls like exp(-d^2 / (2 sigma^2)) "
         "(right panel), while a critic's slope stays put. The non-saturating loss -log D "
-        f"(here {r['grad_at_mean_nonsaturating']:.3g} at the fake mean) restores a strong gradient, but it "
+        f"(here {at_mean['nonsaturating']:.3g} at the fake mean) restores a strong gradient, but it "
         "is no longer the gradient of JS: it grows with a sharper discriminator and its minimiser weighs "
         "KL(P_g || P_r) - 2 JS, which is unstable and favours dropping modes (Arjovsky and Bottou, 2017). "
         "With a two-sided penalty the critic's slope settles near 1 + W1 / (2 gp_weight), hence a small "
@@ -346,7 +345,6 @@ def ensure_run() -> toy.ToyRun:
     if run is None or run.dataset != dataset:
         run = toy.init_toy_run(dataset, seed=0)
         st.session_state["toy.run"] = run
-        st.session_state["toy.history"] = []
         st.session_state["toy.playing"] = False
     return run
 
@@ -366,13 +364,8 @@ def step() -> None:
 
 
 def reset() -> None:
-    for key in ("toy.run", "toy.history", "toy.playing", "toy.tick_wall", "toy.snapshot"):
+    for key in ("toy.run", "toy.playing", "toy.tick_wall"):
         st.session_state.pop(key, None)
-
-
-def tick_interval() -> float:
-    """Seconds between ticks: a little more than a tick takes, so ticks never queue up."""
-    return min(5.0, max(0.5, 1.3 * st.session_state.get("toy.tick_wall", CHUNK_SECONDS + 0.5)))
 
 
 def arrows_trace(xy: np.ndarray, uv: np.ndarray, color: str) -> go.Scatter:
@@ -395,11 +388,7 @@ def arrows_trace(xy: np.ndarray, uv: np.ndarray, color: str) -> go.Scatter:
 
 
 def live_figure(snap: dict) -> go.Figure:
-    titles = []
-    for m in toy.METHODS:
-        s = snap[m]
-        norm = float(np.linalg.norm(s["arrow_uv"], axis=1).mean())
-        titles.append(f"{toy.METHOD_LABELS[m]}: mean |grad| {norm:.2g}")
+    titles = [f"{OBJECTIVE_LABELS[m]}: mean |grad| {snap[m]['arrow_norm']:.2g}" for m in toy.METHODS]
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
     grid = snap["grid"]
     real = snap["real"]
@@ -459,9 +448,7 @@ def history_figure(history: list[dict], n_eval: int) -> go.Figure:
     steps = [h["step"] for h in history]
     for m in toy.METHODS:
         fig.add_trace(
-            go.Scatter(
-                x=steps, y=[h[m] for h in history], name=toy.METHOD_LABELS[m], line=dict(color=COLORS[m])
-            )
+            go.Scatter(x=steps, y=[h[m] for h in history], name=OBJECTIVE_LABELS[m], line=dict(color=COLORS[m]))
         )
     fig.update_layout(
         title=f"exact W(fake, real) on the fixed {n_eval} + {n_eval} samples",
@@ -478,24 +465,15 @@ def live_panel() -> None:
     run = ensure_run()
     with toy.limit_threads():
         if st.session_state.get("toy.playing"):
-            while time.perf_counter() - start < CHUNK_SECONDS:
-                toy.toy_train_step(run)
-        cached = st.session_state.get("toy.snapshot")
-        if cached is not None and cached[0] is run and cached[1] == run.step:
-            snap = cached[2]  # nothing trained since the last draw (another widget reran the page)
-        else:
-            snap = toy.toy_snapshot(run)
-            st.session_state["toy.snapshot"] = (run, run.step, snap)
-    history = st.session_state.setdefault("toy.history", [])
-    if not history or history[-1]["step"] != run.step:
-        history.append({"step": run.step, **{m: snap[m]["w_exact"] for m in toy.METHODS}})
-        del history[:-HISTORY_POINTS]
+            toy.train_for(run, CHUNK_SECONDS)
+        snap = toy.current_snapshot(run)
+    history = run.exact_w_history
     st.metric("Generator iterations (each method)", run.step)
     st.plotly_chart(live_figure(snap), key="toy.chart.live")
     spec = snap["modes"]
     n_modes = len(spec["centres"])
     rows = {
-        "method": [toy.METHOD_LABELS[m] for m in toy.METHODS],
+        "method": [OBJECTIVE_LABELS[m] for m in toy.METHODS],
         "critic's estimate": [
             (f"JS {snap[m]['estimate']:.3f} nats" if m == "gan" else f"W {snap[m]['estimate']:.3g}")
             for m in toy.METHODS
@@ -549,7 +527,8 @@ def section_live() -> None:
     )
     buttons[2].button("Reset", key="toy.reset", on_click=reset)
     buttons[3].caption(f"{'Training' if playing else 'Paused'} on {toy.TOY_LABELS[run.dataset]}.")
-    st.fragment(live_panel, run_every=tick_interval() if playing else None)()
+    last_tick = st.session_state.get("toy.tick_wall", CHUNK_SECONDS + 0.5)
+    st.fragment(live_panel, run_every=toy.tick_interval(last_tick) if playing else None)()
 
 
 # --- 4. what clipping does ------------------------------------------------------------------------------
@@ -579,16 +558,16 @@ def section_clipping() -> None:
         cols=2,
         horizontal_spacing=0.05,
         subplot_titles=(
-            f"clipped critic (c = {cfg.clip_value:g}): W estimate {r['w_clip']:.2g}",
-            f"gradient-penalty critic: W estimate {r['w_gp']:.3f}",
+            f"clipped critic (c = {cfg.clip_value:g}): W estimate {r['w']['wgan']:.2g}",
+            f"gradient-penalty critic: W estimate {r['w']['wgan-gp']:.3f}",
         ),
     )
-    for col, key in ((1, "surface_clip"), (2, "surface_gp")):
+    for col, method in enumerate(("wgan", "wgan-gp"), start=1):
         fig.add_trace(
             go.Contour(
                 x=grid,
                 y=grid,
-                z=r[key],
+                z=r["surface"][method],
                 colorscale="Viridis",
                 showscale=False,
                 ncontours=25,
@@ -619,23 +598,23 @@ def section_clipping() -> None:
     st.plotly_chart(fig, key="toy.chart.surfaces")
     st.caption(
         f"Exact W between {cfg.n_exact} real and {cfg.n_exact} fixed-generator samples: "
-        f"{r['w_exact']:.3f}. The penalty critic's estimate {r['w_gp']:.3f} lies below it: a 1-Lipschitz "
+        f"{r['w_exact']:.3f}. The penalty critic's estimate {r['w']['wgan-gp']:.3f} lies below it: a 1-Lipschitz "
         "critic's estimate is a lower bound on W, and the exact W of two finite samples is biased upward by "
-        f"sampling noise. The clipped critic's {r['w_clip']:.2g} is K * W for a tiny K, and its surface is "
+        f"sampling noise. The clipped critic's {r['w']['wgan']:.2g} is K * W for a tiny K, and its surface is "
         "nearly flat and simple: clipping limits which functions it can represent."
     )
     left, right = st.columns(2)
     hist = make_subplots(
         rows=1, cols=2, subplot_titles=("clipped critic's weights", "penalty critic's weights")
     )
-    for col, key in ((1, "clip"), (2, "gp")):
-        edges = r[f"hist_edges_{key}"]
+    for col, method in enumerate(("wgan", "wgan-gp"), start=1):
+        edges = r["hist_edges"][method]
         hist.add_trace(
             go.Bar(
                 x=(edges[:-1] + edges[1:]) / 2,
-                y=r[f"hist_{key}"],
+                y=r["hist"][method],
                 showlegend=False,
-                marker_color=COLORS["wgan-clip" if key == "clip" else "wgan-gp"],
+                marker_color=COLORS[method],
             ),
             row=1,
             col=col,
@@ -663,11 +642,10 @@ def section_clipping() -> None:
         legend=dict(orientation="h", y=-0.3),
     )
     right.plotly_chart(norms, key="toy.chart.deep")
-    spans = {k: float(v[0] / v[-1]) for k, v in r["deep_norms"].items()}
     right.caption(
         "Norm of d(mean f(fake) - mean f(real)) / d(layer output), geometric mean over training. From the "
         "output back to the input it changes by a factor of "
-        + ", ".join(f"{v:.1e} ({k})" for k, v in spans.items())
+        + ", ".join(f"{v:.1e} ({k})" for k, v in r["deep_spans"].items())
         + ": clipped layers each scale the backward signal by about the same amount, so it explodes or "
         "vanishes with depth; the penalty keeps it level."
     )

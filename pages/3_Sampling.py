@@ -14,7 +14,7 @@ from wgan.checkpoint import SHIPPED_DIR, CheckpointError, find_checkpoints, load
 from wgan.device import configure_cpu_threads
 from wgan.latent import (
     GRID_SIZE,
-    METHODS,
+    INTERPOLATIONS,
     apply_edits,
     frozen_generator,
     interpolate,
@@ -23,7 +23,7 @@ from wgan.latent import (
     randomised_value,
     sample_z,
 )
-from wgan.sampling import gif_bytes, grid, highlight_tile, noise_from_seed, png_bytes, to_uint8
+from wgan.sampling import generate, gif_bytes, grid, highlight_tile, noise_from_seed, png_bytes, to_uint8
 from wgan.share import (
     AMOUNT_LIMIT,
     MAX_FRAMES,
@@ -67,7 +67,7 @@ def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def grid_picture(path: str, mtime_ns: int, seed: int) -> np.ndarray:
     generator, facts = cached_checkpoint(path, mtime_ns)
-    images = generate_images(generator, noise_from_seed(seed, GRID_SIZE, facts["z_dim"]))  # [64, 1, 28, 28]
+    images = generate(generator, noise_from_seed(seed, GRID_SIZE, facts["z_dim"]))  # [64, 1, 28, 28]
     return grid(images, columns=COLUMNS)
 
 
@@ -85,7 +85,7 @@ def interpolation_frames(
     generator, facts = cached_checkpoint(path, mtime_ns)
     z_dim = facts["z_dim"]
     path_z = interpolate(sample_z(*start, z_dim), sample_z(*end, z_dim), frames, method)  # [frames, z_dim]
-    return to_uint8(generate_images(generator, path_z))  # [frames, 28, 28]
+    return to_uint8(generate(generator, path_z))  # [frames, 28, 28]
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -131,11 +131,6 @@ def strip_png(
     path: str, mtime_ns: int, start: tuple[int, int], end: tuple[int, int], frames: int, method: str
 ) -> bytes:
     return png_bytes(grid(interpolation_frames(path, mtime_ns, start, end, frames, method), columns=frames), scale=3)
-
-
-def generate_images(generator: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
-    with torch.inference_mode():
-        return generator(z).float()
 
 
 def label(path: Path) -> str:
@@ -299,7 +294,7 @@ with explore_column:
     buttons[0].button(f"Randomise z[{dim}]", on_click=randomise_dimension, args=(seed, index), key="sample.randomise")
     buttons[1].button("Reset edits", on_click=reset_edits, key="sample.reset")
     edited_z = apply_edits(base_z, directions, amounts, overrides)
-    images = generate_images(generator, torch.stack([base_z, edited_z]))  # [2, 1, 28, 28]
+    images = generate(generator, torch.stack([base_z, edited_z]))  # [2, 1, 28, 28]
     explored = to_uint8(images)  # [2, 28, 28]
     pinned = ", ".join(f"z[{d}]={v:g}" for d, v in sorted(overrides.items())) or "none"
     st.image(
@@ -334,7 +329,7 @@ choices[1].button("End = explored", on_click=use_explored, args=("end", seed, in
 frames = int(choices[2].slider("Frames", MIN_FRAMES, MAX_FRAMES, step=1, key="sample.frames"))
 method = choices[3].radio(
     "Path",
-    METHODS,
+    INTERPOLATIONS,
     format_func=lambda m: {"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}[m],
     horizontal=True,
     key="sample.method",

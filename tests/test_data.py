@@ -1,5 +1,7 @@
 import gzip
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -33,19 +35,48 @@ def test_one_split_present_loads_offline_and_missing_split_says_what_to_place(mn
     assert "network unreachable" in message and "digits-offline" in message
 
 
-def test_download_path_is_torchvision(monkeypatch, tmp_path):
-    calls = []
+def idx_gz(array: np.ndarray) -> bytes:
+    """A uint8 array as a gzipped IDX file, the bytes the MNIST mirrors serve."""
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    return gzip.compress(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
-    class FakeMNIST:
-        def __init__(self, root, train, download):
-            calls.append((root, train, download))
 
-    import torchvision.datasets
+@pytest.mark.parametrize(
+    ("dataset", "folder", "fashion"), [("mnist", "MNIST", False), ("fashion-mnist", "FashionMNIST", True)]
+)
+def test_download_goes_through_torchvision_and_its_files_are_read(monkeypatch, tmp_path, dataset, folder, fashion):
+    # Only the network is fake: torchvision's own mirror loop, file layout and gunzip run, then our reader.
+    rng = np.random.default_rng(0)
+    splits = {name: (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n, dtype=np.uint8))
+              for name, n in (("train", 12), ("t10k", 7))}  # fmt: skip
+    served = {}
+    for name, (images, labels) in splits.items():
+        served[f"{name}-images-idx3-ubyte.gz"] = idx_gz(images)
+        served[f"{name}-labels-idx1-ubyte.gz"] = idx_gz(labels)
+    fetched = []
 
-    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeMNIST)
-    with pytest.raises(DataUnavailableError):
-        load_images("mnist", tmp_path, "test")
-    assert calls == [(str(tmp_path), False, True)]
+    def fake_download_url(url, root, filename=None, md5=None, *args, **kwargs):
+        fetched.append(url)
+        (Path(root) / filename).write_bytes(served[filename])  # no checksum: these are not the real files
+
+    import torchvision.datasets.utils
+
+    monkeypatch.setattr(torchvision.datasets.utils, "download_url", fake_download_url)
+    test = load_images(dataset, tmp_path, "test")
+    raw = tmp_path / folder / "raw"
+    assert sorted(Path(url).name for url in fetched) == sorted(served)  # every file, from the first mirror
+    assert all(("fashion" in url) == fashion for url in fetched)
+    assert {p.name for p in raw.iterdir()} >= set(served) | {name[:-3] for name in served}  # .gz and extracted
+    assert test.source == str(raw)
+    assert torch.equal(test.images, torch.from_numpy(splits["t10k"][0]).unsqueeze(1))
+    assert torch.equal(test.labels, torch.from_numpy(splits["t10k"][1].astype(np.int64)))
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the files are there: no second download")
+
+    monkeypatch.setattr(torchvision.datasets.utils, "download_url", no_network)
+    train = load_images(dataset, tmp_path, "train")
+    assert torch.equal(train.images, torch.from_numpy(splits["train"][0]).unsqueeze(1))
 
 
 def test_truncated_idx_is_reported(tmp_path):

@@ -11,13 +11,13 @@ from torch import nn
 
 from wgan.config import preset
 from wgan.data import load_images
-from wgan.models import Critic, Generator, conv_transpose_as_conv, is_channels_last, linear_on_nhwc
+from wgan.models import SeedCritic, SeedGenerator, conv_transpose_as_conv, is_channels_last, linear_on_nhwc
 from wgan.train import init_state, train_chunk
 
 SMALL = {"batch_size": 16, "holdout_size": 32}
 
 
-class SeedGenerator(nn.Module):
+class LiteralSeedGenerator(nn.Module):
     """shared/reference/seed_wgan.py's generator, transcribed literally (the reference for ours)."""
 
     def __init__(self):
@@ -38,7 +38,7 @@ class SeedGenerator(nn.Module):
         return torch.tanh(self.deconv3(x))
 
 
-class SeedCritic(nn.Module):
+class LiteralSeedCritic(nn.Module):
     """The seed's discriminator with its dropout made a module (so eval() can switch it off for the test)."""
 
     def __init__(self):
@@ -65,8 +65,8 @@ def test_seed_models_compute_the_seeds_functions(layout):
     """Forward, input gradient and weight gradients equal the literal seed models'. In float64, so the
     check is exact: in float32 batch norm at batch 32 amplifies rounding to ~1e-3 of some gradients."""
     torch.manual_seed(0)
-    reference_g, reference_c = SeedGenerator().double(), SeedCritic().double()
-    ours_g, ours_c = Generator(), Critic(dropout=0.0)
+    reference_g, reference_c = LiteralSeedGenerator().double(), LiteralSeedCritic().double()
+    ours_g, ours_c = SeedGenerator(), SeedCritic(dropout=0.0)
     ours_g.load_state_dict(reference_g.state_dict())  # same names, same shapes: checkpoints stay compatible
     ours_c.load_state_dict(reference_c.state_dict())
     ours_g, ours_c = ours_g.double().to(memory_format=layout), ours_c.double().to(memory_format=layout)
@@ -89,7 +89,7 @@ def test_seed_models_compute_the_seeds_functions(layout):
 
 def test_seed_generator_in_float32_channels_last():
     torch.manual_seed(0)
-    reference, ours = SeedGenerator(), Generator()
+    reference, ours = LiteralSeedGenerator(), SeedGenerator()
     ours.load_state_dict(reference.state_dict())
     ours = ours.to(memory_format=torch.channels_last)
     z = torch.randn(32, 100)

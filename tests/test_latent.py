@@ -23,14 +23,14 @@ from wgan.latent import (
     sample_z,
     slerp,
 )
-from wgan.models import Generator
+from wgan.models import SeedGenerator
 from wgan.sampling import generate, gif_bytes, grid, highlight_tile, noise_from_seed, to_uint8
 
 
 @pytest.fixture(scope="module")
-def generator() -> Generator:
+def generator() -> SeedGenerator:
     torch.manual_seed(0)
-    model = Generator(100)
+    model = SeedGenerator(100)
     # Non-trivial batch-norm statistics, as after training, so eval mode is not the identity.
     model.train()
     with torch.no_grad():
@@ -113,7 +113,7 @@ def test_principal_directions_are_orthonormal_and_fastest(generator):
 
 
 def test_same_seed_and_edits_give_identical_images(generator):
-    fast = Generator(100)
+    fast = SeedGenerator(100)
     fast.load_state_dict(generator.state_dict())
     fast = frozen_generator(fast)
     assert not fast.training and not any(parameter.requires_grad for parameter in fast.parameters())

@@ -11,7 +11,8 @@ import torch
 from wgan import live
 from wgan.config import preset
 from wgan.data import DataUnavailableError, load_images
-from wgan.live import LiveRun, baseline_config, median_smooth, start_run, thin
+from wgan.live import LiveRun, baseline_config, start_run, thin
+from wgan.smoothing import centred_median
 
 
 @pytest.fixture(scope="module")
@@ -92,9 +93,9 @@ def test_missing_mnist_falls_back_to_the_offline_digits(tmp_path, monkeypatch):
 
 def test_median_smooth_and_thin():
     values = [0.0, 0.0, 10.0, 0.0, 0.0, 5.0, 5.0]
-    smoothed = median_smooth(values, 3)
+    smoothed = centred_median(values, 3)
     assert smoothed.shape == (7,) and smoothed[2] == 0.0  # the spike is gone
-    assert median_smooth(values, 101).shape == (7,)  # the window shrinks to fit
-    assert median_smooth([], 101).size == 0
+    assert centred_median(values, 101).shape == (7,)  # the window shrinks to fit
+    assert centred_median([], 101).size == 0
     assert len(range(10_000)[thin(10_000, 2000)]) <= 2000
     assert thin(10, 2000) == slice(None, None, 1)

@@ -3,16 +3,16 @@ import math
 import torch
 
 from wgan import objectives
-from wgan.models import Critic, Generator
+from wgan.models import SeedCritic, SeedGenerator
 
 
 def test_shapes_and_ranges():
-    generator, critic = Generator(), Critic()
+    generator, critic = SeedGenerator(), SeedCritic()
     images = generator(torch.randn(8, 100))
     assert images.shape == (8, 1, 28, 28)
     assert images.min() >= -1 and images.max() <= 1
     assert critic(images).shape == (8,)
-    no_bn = Critic(batch_norm=False)
+    no_bn = SeedCritic(batch_norm=False)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in no_bn.modules())
     assert no_bn(images).shape == (8,)
     # The seed's layer sizes: linear 100 -> 256*7*7 + BN, ConvT 256->128 (3x3) + BN, 128->64 (4x4) + BN, 64->1.
@@ -42,7 +42,7 @@ def test_gan_losses_and_js_estimate():
 
 
 def test_clipping_bounds_every_parameter():
-    critic = Critic()
+    critic = SeedCritic()
     objectives.clip_weights_(critic.parameters(), 0.01)
     values = torch.cat([p.detach().flatten() for p in critic.parameters()])
     assert values.abs().max().item() <= 0.01
@@ -63,12 +63,12 @@ def test_gradient_penalty_zero_for_unit_slope_and_positive_otherwise():
     assert math.isclose(
         objectives.gradient_penalty(linear_critic(3.0), real, fake, generator).item(), 4.0, rel_tol=1e-5
     )
-    penalty = objectives.gradient_penalty(Critic(batch_norm=False), real, fake, generator)
+    penalty = objectives.gradient_penalty(SeedCritic(batch_norm=False), real, fake, generator)
     assert penalty.item() > 0 and penalty.requires_grad  # its gradient reaches the critic's weights
 
 
 def test_grad_norm_matches_manual():
-    critic = Critic(batch_norm=False)
+    critic = SeedCritic(batch_norm=False)
     critic(torch.randn(4, 1, 28, 28)).sum().backward()
     manual = torch.sqrt(sum((p.grad**2).sum() for p in critic.parameters()))
     assert torch.isclose(objectives.grad_norm(critic.parameters()), manual)

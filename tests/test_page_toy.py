@@ -94,6 +94,9 @@ def test_live_panel_steps_plays_and_resets(at: AppTest) -> None:
     moved = live_fake_points(at)
     assert moved.shape == start.shape and not np.allclose(moved, start)  # the generator moved its samples
     assert any("exact W(fake, real)" in json.dumps(s.get("layout", {})) for s in chart_specs(at))
+    run = at.session_state["toy.run"]  # the run keeps its own exact-W history: one point per step drawn
+    assert [h["step"] for h in run.exact_w_history] == [0, 25] and run.snapshot["step"] == 25
+    assert "toy.history" not in at.session_state and "toy.snapshot" not in at.session_state
 
     at.button(key="toy.play").click().run()  # one run = one tick of the fragment: it trains a chunk
     assert not at.exception

@@ -7,7 +7,8 @@ Two entry points, both drawing into the current Streamlit container:
   and draws the latest figures, the W estimate against FID-MNIST over training, and the class histograms
   side by side.
 - `render_figure3(results_json_path)` for the Training or home page: the curves and the two Spearman
-  correlations that `python -m benchmarks.figure3` wrote.
+  correlations that `python -m benchmarks.figure3` wrote (read through `wgan.figure3`, which owns the
+  file's format).
 
 The figure-building functions (`quality_figure`, `histogram_figure`, `figure3_figure`) are plain plotly and
 can be used without Streamlit.
@@ -15,7 +16,6 @@ can be used without Streamlit.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -24,15 +24,17 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
-from scipy.ndimage import median_filter
 
 from wgan.checkpoint import CheckpointError
 from wgan.classifier import SHIPPED_CLASSIFIER, MnistClassifier, load_classifier
+from wgan.figure3 import DEFAULT_PATH, Figure3Error, Figure3Missing, load_figure3
 from wgan.metrics import COVERAGE_FRACTION, QualityTracker, reference_statistics
+from wgan.objectives import LOG2
+from wgan.smoothing import centred_median, odd_window
 from wgan.train import TrainState
 
 DEFAULT_CLASSIFIER = SHIPPED_CLASSIFIER
-DEFAULT_FIGURE3 = "checkpoints/figure3.json"
+DEFAULT_FIGURE3 = DEFAULT_PATH
 MAX_REFERENCE_IMAGES = 10_000  # real images in the FID reference statistics (bounded cost, computed once)
 NOT_COMPARABLE = (
     "FID-MNIST is the Frechet distance in the 128-d features of our own small MNIST classifier. It is not "
@@ -170,7 +172,7 @@ def render_quality_section(
             from `state.history`). Its training images are the FID reference (first 10,000 at most).
         baseline: the GAN baseline's TrainState when one trains alongside, else None. Gets its own tracker
             with the same noise, so the two class histograms are directly comparable.
-        every: generator iterations between evaluations (each evaluation: ~1 s per 1,000 samples on a CPU).
+        every: generator iterations between evaluations (each generates and classifies n_samples images).
         n_samples: generated samples per evaluation (fixed noise, seed 0).
         classifier_path: the classifier file (`python -m wgan classifier` makes it).
         key: session-state key for this section's trackers (prefix it with the page's prefix); the
@@ -212,32 +214,6 @@ def render_quality_section(
 # --- Figure 3 ----------------------------------------------------------------------------------------------
 
 
-class Figure3Error(ValueError):
-    """The results file is not what benchmarks.figure3 writes; one-line message."""
-
-
-class Figure3Missing(Figure3Error):
-    """No results file yet (not an error: the script has not been run)."""
-
-
-def load_figure3(path: str | Path) -> dict[str, Any]:
-    """Read and check a results file written by `python -m benchmarks.figure3`."""
-    path = Path(path)
-    if not path.is_file():
-        raise Figure3Missing(f"{path}: no results yet (make them with: python -m benchmarks.figure3 --out {path})")
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise Figure3Error(f"{path}: not readable JSON ({str(error).splitlines()[0][:120]})") from None
-    if not isinstance(results, dict) or results.get("kind") != "wgan-figure3" or "runs" not in results:
-        raise Figure3Error(f"{path}: not a Figure 3 results file (no 'wgan-figure3' marker)")
-    for name in ("wgan", "gan"):
-        run = results["runs"].get(name)
-        if not isinstance(run, dict) or not {"history", "points", "spearman", "curve"} <= run.keys():
-            raise Figure3Error(f"{path}: the {name} run is missing or incomplete")
-    return results
-
-
 def _number(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
@@ -254,12 +230,11 @@ def figure3_figure(run: dict[str, Any], title: str, window: int = 25) -> go.Figu
         go.Scatter(x=x, y=values, name=label, mode="lines", opacity=0.3, line={"width": 1}), secondary_y=False
     )
     if values.size:
-        size = max(1, min(window, values.size))
-        size -= 1 - size % 2
-        smoothed = median_filter(np.nan_to_num(values), size=size, mode="nearest")
+        smoothed = centred_median(np.nan_to_num(values), window)
+        size = odd_window(window, values.size)
         figure.add_trace(go.Scatter(x=x, y=smoothed, name=f"{label}, median of {size}"), secondary_y=False)
     if curve == "js_estimate":
-        figure.add_hline(y=math.log(2), line_dash="dot", annotation_text="log 2", secondary_y=False)
+        figure.add_hline(y=LOG2, line_dash="dot", annotation_text="log 2", secondary_y=False)
     figure.add_trace(
         go.Scatter(
             x=points.get("iteration", []),

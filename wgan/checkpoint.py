@@ -22,7 +22,7 @@ from torch import nn
 
 from wgan.config import TrainConfig
 from wgan.data import ImageData
-from wgan.models import Generator
+from wgan.models import Generator, build_generator
 from wgan.train import History, TrainState, build_models, init_state
 
 FORMAT = "wgan-checkpoint"
@@ -80,6 +80,7 @@ def state_payload(state: TrainState, card: dict[str, Any] | None = None) -> dict
         "format_version": FORMAT_VERSION,
         "config": state.config.to_dict(),
         "generator": _cpu(state.generator.state_dict()),
+        **({} if state.generator_ema is None else {"generator_ema": _cpu(state.generator_ema.state_dict())}),
         "critic": _cpu(state.critic.state_dict()),
         "generator_optimizer": _cpu(state.generator_optimizer.state_dict()),
         "critic_optimizer": _cpu(state.critic_optimizer.state_dict()),
@@ -92,6 +93,7 @@ def state_payload(state: TrainState, card: dict[str, Any] | None = None) -> dict
         "fixed_noise": state.fixed_noise.cpu(),
         "rng": rng,
         "history": {name: list(values) for name, values in state.history.columns.items()},
+        "quality": {name: list(values) for name, values in state.quality.items()},
         "card": dict(card or {}),
     }
 
@@ -106,14 +108,17 @@ def export_generator(
 ) -> Path:
     """Write a generator-only checkpoint (config, generator weights, fixed noise, history, card).
 
+    A run that keeps a moving average of its generator exports the average (what its samples showed).
     half=True stores floating-point weights as float16 (half the size, for shipping); they load back into
     the float32 model exactly the same way on every machine.
     """
     payload = {
         key: checkpoint.payload[key]
-        for key in ("format", "format_version", "config", "generator", "fixed_noise", "history")
+        for key in ("format", "format_version", "config", "generator", "fixed_noise", "history", "quality")
         if key in checkpoint.payload
     }
+    if "generator_ema" in checkpoint.payload:
+        payload["generator"] = checkpoint.payload["generator_ema"]
     if half:
         payload["generator"] = {
             name: value.half() if value.is_floating_point() else value for name, value in payload["generator"].items()
@@ -190,6 +195,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     # Check the weights fit the models now, so a bad file fails here and not halfway through a page.
     generator, critic = build_models(config, torch.device("cpu"))
     load_state_strict(path, generator, payload["generator"], "generator")
+    if "generator_ema" in payload:
+        load_state_strict(path, generator, payload["generator_ema"], "generator_ema")
     if "critic" in payload:
         load_state_strict(path, critic, payload["critic"], "critic")
     return checkpoint
@@ -206,9 +213,10 @@ def find_checkpoints(folder: str | Path = SHIPPED_DIR) -> list[Path]:
 
 
 def load_generator(checkpoint: Checkpoint, device: torch.device | str = "cpu") -> Generator:
-    """The checkpoint's generator in eval mode on `device`."""
-    generator = Generator(checkpoint.config.z_dim)
-    load_state_strict(checkpoint.path, generator, checkpoint.payload["generator"], "generator")
+    """The checkpoint's generator in eval mode on `device` (its moving average, when the run kept one)."""
+    generator = build_generator(checkpoint.config.arch, checkpoint.config.z_dim)
+    key = "generator_ema" if "generator_ema" in checkpoint.payload else "generator"
+    load_state_strict(checkpoint.path, generator, checkpoint.payload[key], key)
     return generator.to(device).eval()
 
 
@@ -219,6 +227,10 @@ def restore_state(checkpoint: Checkpoint, data: ImageData, device: torch.device 
     payload = checkpoint.payload
     state = init_state(checkpoint.config, data, device)
     load_state_strict(checkpoint.path, state.generator, payload["generator"], "generator")
+    if state.generator_ema is not None:
+        if "generator_ema" not in payload:
+            raise CheckpointError(f"{checkpoint.path}: cannot resume (its config keeps a generator average it lacks)")
+        load_state_strict(checkpoint.path, state.generator_ema, payload["generator_ema"], "generator_ema")
     load_state_strict(checkpoint.path, state.critic, payload["critic"], "critic")
     try:
         state.generator_optimizer.load_state_dict(payload["generator_optimizer"])
@@ -236,6 +248,7 @@ def restore_state(checkpoint: Checkpoint, data: ImageData, device: torch.device 
         if "torch_cuda" in rng and state.device.type == "cuda":
             torch.cuda.set_rng_state(rng["torch_cuda"], state.device)
         state.history = History(columns={name: list(values) for name, values in payload["history"].items()})
+        state.quality = {name: list(values) for name, values in payload.get("quality", {}).items()}
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{checkpoint.path}: cannot resume ({type(error).__name__}: {detail})") from None

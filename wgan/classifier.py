@@ -1,10 +1,10 @@
 """A small MNIST classifier we train ourselves: the feature space of FID-MNIST and the digit-class histogram.
 
 Inception weights know nothing about handwriting, so a Frechet distance in their features says little about
-MNIST samples (WGAN reference, section 7, items 5 and 7). This LeNet-style network (two 5x5 conv layers, a
-128-d penultimate layer, 10 logits) is trained by `train_classifier` with explicit seeds and stored as a plain
-dict like every other checkpoint here: written atomically, read with `torch.load(weights_only=True)` and
-strict state-dict loading, never unpickling code.
+MNIST samples, and counting digit classes needs a digit classifier anyway. This LeNet-style network (two 5x5
+conv layers, a 128-d penultimate layer, 10 logits) is trained by `train_classifier` with explicit seeds and
+stored as a plain dict like every other checkpoint here: written atomically, read with
+`torch.load(weights_only=True)` and strict state-dict loading, never unpickling code.
 
 Inputs are float images [B, 1, 28, 28] in [-1, 1], exactly what the generator produces; `as_float_images`
 converts uint8 datasets the same way the training data is converted.
@@ -97,7 +97,6 @@ class ClassifierTraining:
     epochs: int
     steps: int
     seconds: float
-    final_loss: float
 
 
 def train_classifier(
@@ -134,7 +133,7 @@ def train_classifier(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / max(1, total_steps)))
     )
-    start, step, loss_value = time.perf_counter(), 0, float("nan")
+    start, step = time.perf_counter(), 0
     # Dropout draws from the global stream: fork it so training is repeatable and leaves callers' streams alone.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed + 1)
@@ -153,14 +152,12 @@ def train_classifier(
                 schedule.step()
                 losses.append(loss.detach())
                 step += 1
-            if losses:
-                loss_value = float(torch.stack(losses).mean())
-                if progress is not None:
-                    progress(epoch + 1, loss_value)
+            if losses and progress is not None:
+                progress(epoch + 1, float(torch.stack(losses).mean()))
             if step >= total_steps:
                 break
     model.eval()
-    return ClassifierTraining(model, epochs, step, time.perf_counter() - start, loss_value)
+    return ClassifierTraining(model, epochs, step, time.perf_counter() - start)
 
 
 @torch.inference_mode()

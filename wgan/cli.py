@@ -23,12 +23,12 @@ from wgan.checkpoint import (
     save_checkpoint,
 )
 from wgan.classifier import SHIPPED_CLASSIFIER
-from wgan.config import DATASETS, PRESETS, apply_overrides, preset
+from wgan.config import DATASETS, PRESETS, ConfigError, apply_overrides, preset
 from wgan.data import DataUnavailableError, load_images
 from wgan.device import configure_cpu_threads, describe_device, pick_device
 from wgan.live import cpu_training_defaults
 from wgan.sampling import generate, grid, noise_from_seed, save_png
-from wgan.train import TrainState, init_state, train_chunk
+from wgan.train import TrainingDiverged, TrainState, init_state, train_chunk
 
 
 class CliError(RuntimeError):
@@ -42,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = "python -m wgan " + " ".join(argv)  # recorded on checkpoint cards
     try:
         return args.handler(args)
-    except (CliError, CheckpointError, DataUnavailableError, ValueError) as error:
+    except TrainingDiverged as error:  # the run was saved as it was before the bad chunk
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except (CliError, CheckpointError, ConfigError, DataUnavailableError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -75,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one config field, e.g. --set lr_critic=1e-4 (repeatable)",
     )
     train.add_argument("--save-every", type=float, default=5.0, help="minutes between checkpoints")
+    train.add_argument(
+        "--fid-every", type=int, default=0, metavar="N",
+        help="measure FID-MNIST every N generator iterations (saved in the checkpoint; 0 = never)",
+    )  # fmt: skip
+    train.add_argument("--fid-samples", type=int, default=2000, help="generated samples per FID-MNIST measurement")
+    train.add_argument("--classifier", default=SHIPPED_CLASSIFIER, help="the FID-MNIST feature network")
     train.add_argument("--print-config", action="store_true", help="print the config and exit")
     train.set_defaults(handler=command_train)
 
@@ -142,12 +151,65 @@ def command_train(args: argparse.Namespace) -> int:
         f"data: {state.data.source} ({len(state.data)} training images); "
         f"{target - state.iteration} generator iterations to go"
     )
-    run_with_progress(state, target, out, args.save_every * 60, commands)
+    quality = QualityProbe.for_args(args, state)
+    run_with_progress(state, target, out, args.save_every * 60, commands, quality)
     print(f"saved {out} at generator iteration {state.iteration}; W estimate {state.history.last('w_estimate'):.4f}")
     return 0
 
 
-def run_with_progress(state: TrainState, target: int, out: Path, save_every_s: float, commands: list[str]) -> None:
+class QualityProbe:
+    """FID-MNIST of the run's generator every `every` iterations, appended to `state.quality`.
+
+    The reference is the run's own training images (as in the shipped cards); samples come from fixed
+    noise (seed 0), so the points of one run, and of runs with the same settings, are comparable.
+    """
+
+    def __init__(self, state: TrainState, every: int, samples: int, classifier_path: str) -> None:
+        from wgan.classifier import load_classifier
+        from wgan.metrics import reference_statistics
+
+        self.every, self.samples = every, samples
+        self.classifier = load_classifier(classifier_path).model.to(state.device)
+        self.reference = reference_statistics(self.classifier, state.data.images[:10_000])
+
+    @classmethod
+    def for_args(cls, args: argparse.Namespace, state: TrainState) -> QualityProbe | None:
+        if args.fid_every <= 0:
+            return None
+        if args.fid_samples < 2:
+            raise CliError("--fid-samples must be at least 2 (a covariance needs two samples)")
+        return cls(state, args.fid_every, args.fid_samples, args.classifier)
+
+    def next_iteration(self, state: TrainState) -> int:
+        return (state.iteration // self.every + 1) * self.every
+
+    def due(self, state: TrainState) -> bool:
+        done = state.quality.get("iteration", [])
+        return state.iteration % self.every == 0 and (not done or done[-1] != state.iteration)
+
+    def measure(self, state: TrainState) -> float:
+        from wgan.metrics import evaluate_generator
+
+        report = evaluate_generator(state.sampler, self.classifier, self.reference, n=self.samples, seed=0)
+        row = {
+            "iteration": float(state.iteration),
+            "fid_mnist": report.fid_mnist,
+            "classes_covered": float(report.classes_covered),
+            "top_class_share": report.top_class_share,
+        }
+        for name, value in row.items():
+            state.quality.setdefault(name, []).append(value)
+        return report.fid_mnist
+
+
+def run_with_progress(
+    state: TrainState,
+    target: int,
+    out: Path,
+    save_every_s: float,
+    commands: list[str],
+    quality: QualityProbe | None = None,
+) -> None:
     from tqdm import tqdm
 
     # "command" is the one that chose the config; "commands" adds every --resume after it.
@@ -157,15 +219,22 @@ def run_with_progress(state: TrainState, target: int, out: Path, save_every_s: f
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     with tqdm(total=target, initial=state.iteration, unit="it", dynamic_ncols=True) as bar:
         try:
+            fid = float("nan")
             while state.iteration < target:
+                if quality is not None and quality.due(state):
+                    fid = quality.measure(state)
+                stop = target if quality is None else min(target, quality.next_iteration(state))
                 # Chunks of about a second keep the bar lively without syncing the device every step.
-                result = train_chunk(state, target - state.iteration, max_seconds=1.0)
+                result = train_chunk(state, stop - state.iteration, max_seconds=1.0)
                 bar.update(result.iterations)
                 bar.set_postfix(
                     W=f"{state.history.last('w_estimate'):.4f}",
                     img_s=f"{result.images_per_s:,.0f}",
                     epoch=f"{state.epoch:.2f}",
+                    **({"FID": f"{fid:.1f}"} if quality is not None else {}),
                 )
+            if quality is not None and state.quality.get("iteration", [None])[-1] != state.iteration:
+                quality.measure(state)  # the end of the run is always measured
                 if time.monotonic() - last_save >= save_every_s:
                     save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
                     last_save = time.monotonic()

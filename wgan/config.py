@@ -13,10 +13,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from wgan.models import ARCHITECTURES
+
 OBJECTIVES = ("wgan", "wgan-gp", "gan")
 OPTIMIZERS = ("rmsprop", "adam")
 DATASETS = ("mnist", "fashion-mnist", "digits-offline")
 LAYOUTS = ("channels_last", "contiguous")
+
+
+class ConfigError(ValueError):
+    """A config value, override or preset name is not valid; the message says which and why (one line)."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,7 @@ class TrainConfig:
 
     preset: str = "seed"  # name of the preset this config started from (informational)
     objective: str = "wgan"  # "wgan" (weight clipping), "wgan-gp" (gradient penalty) or "gan" (baseline)
+    arch: str = "seed"  # models: "seed" (the blog post's, blind border and all) or "dcgan" (repaired)
     dataset: str = "mnist"  # "mnist", "fashion-mnist" or "digits-offline" (5,000 real digits from pip)
     split: str = "train"  # which MNIST split to train on: "train" or "test"
     batch_size: int = 512  # real (and fake) images per critic step
@@ -44,6 +51,7 @@ class TrainConfig:
     warmup_n_critic: int = 100  # critic updates in a warm-up iteration
     warmup_iterations: int = 25  # the first this-many generator iterations are warm-up iterations
     warmup_every: int = 500  # ... and so is every warmup_every-th generator iteration
+    generator_ema: float = 0.0  # decay of a moving average of the generator's weights that samples use; 0 = off
     precision: str = "fp32"  # "fp32", or "bf16" autocast for the forward passes (CPUs with AMX, GPUs)
     layout: str = "channels_last"  # activation memory layout: "channels_last" (NHWC) or "contiguous" (NCHW)
     holdout_size: int = 500  # real images kept out of training to check the critic for overfitting
@@ -59,6 +67,8 @@ class TrainConfig:
             problems.append(f"dataset must be one of {DATASETS}, not {self.dataset!r}")
         if self.precision not in ("fp32", "bf16"):
             problems.append(f"precision must be 'fp32' or 'bf16', not {self.precision!r}")
+        if self.arch not in ARCHITECTURES:
+            problems.append(f"arch must be one of {tuple(ARCHITECTURES)}, not {self.arch!r}")
         if self.layout not in LAYOUTS:
             problems.append(f"layout must be one of {LAYOUTS}, not {self.layout!r}")
         if self.split not in ("train", "test"):
@@ -71,10 +81,12 @@ class TrainConfig:
                 problems.append(f"{name} must be positive")
         if self.clip_value < 0 or self.gp_weight < 0 or self.holdout_size < 0 or self.warmup_iterations < 0:
             problems.append("clip_value, gp_weight, holdout_size and warmup_iterations cannot be negative")
+        if not 0 <= self.generator_ema < 1:
+            problems.append("generator_ema must be in [0, 1)")
         if not 0 <= self.critic_dropout < 1:
             problems.append("critic_dropout must be in [0, 1)")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ConfigError("; ".join(problems))
 
     def n_critic_at(self, iteration: int) -> int:
         """Critic updates before generator iteration `iteration` (0-based), warm-up included.
@@ -98,7 +110,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
         return cls(**values)
 
 
@@ -150,7 +162,7 @@ PRESETS: dict[str, TrainConfig] = {
 def preset(name: str, overrides: Iterable[str] = (), **changes: Any) -> TrainConfig:
     """The named preset with `key=value` strings and keyword changes applied, validated."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     config = apply_overrides(PRESETS[name], overrides)
     return replace(config, **changes) if changes else config
 
@@ -163,7 +175,7 @@ def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfi
         key, sep, raw = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in types:
-            raise ValueError(f"bad override {item!r}: expected key=value with key one of {', '.join(types)}")
+            raise ConfigError(f"bad override {item!r}: expected key=value with key one of {', '.join(types)}")
         changes[key] = parse_value(types[key], raw.strip(), key)
     return replace(config, **changes)
 
@@ -185,4 +197,4 @@ def parse_value(type_name: Any, raw: str, key: str) -> Any:
             return float(raw)
         return raw
     except ValueError:
-        raise ValueError(f"bad value for {key}: {raw!r} is not a {type_name}") from None
+        raise ConfigError(f"bad value for {key}: {raw!r} is not a {type_name}") from None

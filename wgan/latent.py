@@ -4,7 +4,7 @@ Everything here is deterministic: noise comes from seeds through CPU `torch.Gene
 `wgan.sampling.noise_from_seed`), so the same seed, sample index and edits give the same z and, through the
 same fp32 generator on the same kind of CPU, the same images bit for bit (what a shared link relies on).
 
-Why slerp (WGAN reference, section 7 item 8): z ~ N(0, I) in 100 dimensions has |z| close to
+Why slerp (White 2016, "Sampling generative networks"): z ~ N(0, I) in 100 dimensions has |z| close to
 sqrt(100) = 10, so almost all the prior's mass lies in a thin shell. The straight line between two such
 points cuts through the inside of the shell: at the midpoint |z| = 10 * sqrt(1/2), about 7, a norm the
 generator practically never saw while training. Spherical interpolation keeps |z| on the shell.
@@ -22,8 +22,8 @@ from torch import nn
 from wgan.sampling import noise_from_seed
 
 GRID_SIZE = 64  # samples per seed: the page's 8x8 grid; (seed, index) names one of them
-Method = Literal["lerp", "slerp"]
-METHODS: tuple[Method, ...] = ("lerp", "slerp")
+Interpolation = Literal["lerp", "slerp"]
+INTERPOLATIONS: tuple[Interpolation, ...] = ("lerp", "slerp")
 
 
 def sample_z(seed: int, index: int, z_dim: int) -> torch.Tensor:
@@ -78,7 +78,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor | float, eps: floa
     return (direction * norm).to(dtype)
 
 
-def interpolate(z0: torch.Tensor, z1: torch.Tensor, n_frames: int, method: Method = "slerp") -> torch.Tensor:
+def interpolate(
+    z0: torch.Tensor, z1: torch.Tensor, n_frames: int, method: Interpolation = "slerp"
+) -> torch.Tensor:
     """n_frames latent vectors [n_frames, d] from z0 to z1 inclusive, evenly spaced in t (method "lerp" or "slerp")."""
     if n_frames < 2:
         raise ValueError(f"an interpolation needs at least 2 frames, got {n_frames}")
@@ -88,7 +90,7 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, n_frames: int, method: Metho
     elif method == "slerp":
         path = slerp(z0, z1, t)
     else:
-        raise ValueError(f"unknown interpolation method {method!r}; use one of {METHODS}")
+        raise ValueError(f"unknown interpolation method {method!r}; use one of {INTERPOLATIONS}")
     path[0], path[-1] = z0, z1  # exact endpoints: the first and last frames are the two samples themselves
     return path
 
@@ -109,10 +111,10 @@ def principal_directions(generator: nn.Module, z: torch.Tensor, k: int = 5) -> t
     generator does not allow, and it describes the whole distribution rather than the sample being
     explored; the Jacobian's directions live in z-space, are orthonormal by construction (so sliders do
     not fight each other) and are local to the chosen sample. Cost: one forward-mode pass per z dimension
-    (torch.func.jacfwd, batched: about one 100-image forward pass), cheap for this 1.7 M-parameter
-    generator; the page caches the result per sample. The first call in a process also imports
-    torch._dynamo (torch's forward-mode rules for linear and batch norm pull it in): a one-off 2-6 s on this
-    CPU, which is why the page draws the grid before it asks for directions.
+    (torch.func.jacfwd, batched: about one z_dim-image forward pass); the page caches the result per
+    sample. The first call in a process also imports torch._dynamo (torch's forward-mode rules for linear
+    and batch norm pull it in), a one-off cost, which is why the page draws the grid before it asks for
+    directions.
 
     The generator must be in eval mode (batch norm uses its running statistics, so G is a function of one
     z). Returns directions [k, z_dim] (rows orthonormal, float32) and singular values [k]. The SVD runs in
@@ -191,10 +193,9 @@ def frozen_generator(generator: nn.Module) -> nn.Module:
     """The generator in eval mode with its parameters frozen, as pages share it: read-only, fp32, default layout.
 
     Kept in plain float32 and the default memory layout on purpose, so the page draws the same pixels as
-    `python -m wgan sample` and a shared link the same pixels everywhere (checked: 1 and 2 threads give
-    identical bits). Measured on the 2-core AMX CPU, one thread, 64 samples, CPU time: ~38 ms fp32,
-    ~34 ms channels_last (whose rounding flips a few uint8 pixels), ~20 ms bf16 autocast (faster, but its
-    rounding differs between CPUs with and without AMX/AVX512-BF16, so a link would not reproduce).
+    `python -m wgan sample` and a shared link the same pixels everywhere: channels_last and bf16 autocast
+    are faster but round differently (bf16 differently on CPUs with and without bf16 units), so a link
+    would not reproduce. benchmarks/sampling_speed.py times the variants.
     """
     generator = generator.eval()
     generator.requires_grad_(False)

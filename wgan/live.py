@@ -13,14 +13,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.ndimage import median_filter
 
 from wgan.config import PRESETS, TrainConfig
 from wgan.data import DataUnavailableError, ImageData, load_images
 from wgan.device import cpu_has_fast_bf16
 from wgan.sampling import to_uint8
-from wgan.train import TrainState, evaluate_holdout, init_state, sample, train_chunk
+from wgan.train import TrainState, evaluate_holdout, init_state, sample, thin_oldest, train_chunk
 
+MAX_HOLDOUT_POINTS = 1_000  # held-out checks kept per run (thinned like the history)
 MAX_SNAPSHOTS = 120  # 64 uint8 28x28 grids each (~50 kB, twice with a baseline); thinned when exceeded
 
 
@@ -150,10 +150,10 @@ class LiveRun:
         state = self.state
         if self.snapshots and self.snapshots[-1].iteration == state.iteration:
             return
-        images = to_uint8(sample(state.generator, state.fixed_noise))
+        images = to_uint8(sample(state.sampler, state.fixed_noise))
         baseline_images = None
         if self.baseline is not None:
-            baseline_images = to_uint8(sample(self.baseline.generator, self.baseline.fixed_noise))
+            baseline_images = to_uint8(sample(self.baseline.sampler, self.baseline.fixed_noise))
         self.snapshots.append(Snapshot(state.iteration, images, baseline_images))
         if len(self.snapshots) > MAX_SNAPSHOTS:
             # Keep the first and the newest; drop every other one in between (older ones thin out).
@@ -163,6 +163,7 @@ class LiveRun:
             self.holdout["iteration"].append(float(state.iteration))
             self.holdout["w_train"].append(checks["w_train"])
             self.holdout["w_holdout"].append(checks["w_holdout"])
+            thin_oldest(self.holdout, MAX_HOLDOUT_POINTS)
 
     def snapshot_at(self, iteration: int) -> Snapshot:
         """The latest snapshot taken at or before `iteration` (the first one if none)."""
@@ -186,19 +187,6 @@ def start_run(
     state = init_state(config, data, device)
     baseline = init_state(baseline_config(config), data, device) if compare else None
     return LiveRun(state, baseline, target_epochs, max(1, snapshot_every), data_note)
-
-
-def median_smooth(values: list[float], window: int) -> np.ndarray:
-    """Running median over `window` points (the WGAN paper median-filters its curves with 101).
-
-    The window shrinks to the largest odd size that fits the data; edges repeat the nearest value.
-    """
-    array = np.asarray(values, dtype=np.float64)
-    if array.size == 0:
-        return array
-    window = min(max(1, int(window)), array.size)
-    window -= 1 - window % 2  # odd, so the median is centred on its point
-    return median_filter(array, size=max(1, window), mode="nearest")
 
 
 def thin(n: int, max_points: int) -> slice:

@@ -1,30 +1,29 @@
 """Measured sample quality: FID-MNIST, the digit-class histogram, coverage and confidence.
 
 FID-MNIST is the Frechet distance between Gaussians fitted to real and generated images in the 128-d
-penultimate features of our own MNIST classifier (`wgan.classifier`), the "Frechet LeNet distance" of
-docs/performance.md. It is NOT comparable with published FIDs, which use Inception-v3 features of
-299x299 RGB images: only compare FID-MNIST numbers made with the same classifier file, the same number of
-samples and the same reference set, and read them against the sanity anchors (real vs real, real vs noise).
+penultimate features of our own MNIST classifier (`wgan.classifier`), a "Frechet LeNet distance". It is
+NOT comparable with published FIDs, which use Inception-v3 features of 299x299 RGB images: only compare
+FID-MNIST numbers made with the same classifier file, the same number of samples and the same reference
+set, and read them against the sanity anchors (real vs real, real vs noise).
 
-Mode collapse (WGAN reference, section 7, item 5) shows in the class histogram of generated samples: the
-number of digit classes covered and the share of the most common class.
+Mode collapse shows in the class histogram of generated samples (a collapsed generator draws few digits):
+the number of digit classes covered and the share of the most common class.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 
 from wgan.classifier import N_CLASSES, MnistClassifier, as_float_images
 from wgan.models import Generator
-from wgan.sampling import noise_from_seed
-from wgan.train import TrainState, sample
+from wgan.sampling import eval_mode, generate, noise_from_seed
+from wgan.smoothing import trailing_median
+from wgan.train import TrainState
 
 # A class counts as covered when it receives at least this fraction of its uniform share (1/10 of the
 # samples): 0.25 * 10% = 2.5% of the samples. MNIST's own classes range from 8.9% to 11.4% of the test
@@ -147,16 +146,6 @@ class QualityReport:
     histogram: list[int]
     n: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "fid_mnist": self.fid_mnist,
-            "classes_covered": self.classes_covered,
-            "top_class_share": self.top_class_share,
-            "mean_confidence": self.mean_confidence,
-            "histogram": list(self.histogram),
-            "n": self.n,
-        }
-
 
 def reference_statistics(classifier: MnistClassifier, real_images: torch.Tensor) -> FeatureStats:
     """Feature statistics of the real reference set (compute once, reuse for every evaluation)."""
@@ -176,17 +165,13 @@ def report_for(classified: Classified, reference: FeatureStats) -> QualityReport
     )
 
 
-@torch.inference_mode()
 def generate_images(generator: Generator, n: int, seed: int, batch_size: int = BATCH_SIZE) -> torch.Tensor:
     """n images [n, 1, 28, 28] (CPU float, [-1, 1]) from noise_from_seed(seed): the same z on every device.
 
-    Uses `wgan.train.sample`: batch norm in eval mode, and the generator's train/eval mode is restored.
+    Batch norm runs in eval mode, and the generator's train/eval mode is restored afterwards.
     """
-    device = next(generator.parameters()).device
-    z = noise_from_seed(seed, n, generator.z_dim)
-    return torch.cat(
-        [sample(generator, z[i : i + batch_size].to(device)).float().cpu() for i in range(0, n, batch_size)]
-    )
+    with eval_mode(generator):
+        return generate(generator, noise_from_seed(seed, n, generator.z_dim), batch_size)
 
 
 def evaluate_generator(
@@ -252,8 +237,7 @@ class QualityTracker:
     a run and between runs (the GAN baseline with the same tracker settings). It runs between training
     chunks, never inside a step: call `maybe_update(state)` after `train_chunk`. The classifier is copied to
     the run's device once (the caller's model, which may be shared and read-only, is left where it is).
-
-    Cost on the shared 2-core CPU (1 thread): 1-3 s per 1,000 samples, generation dominating (measured).
+    Generating the samples dominates an evaluation's cost, so `n_samples` and `every` set it.
     """
 
     classifier: MnistClassifier
@@ -305,8 +289,9 @@ class QualityTracker:
         """Median of `name` over the iterations logged since the last evaluation (at most `every`); nan if none."""
         values = state.history.columns.get(name, [])
         since = len(values) if self.last is None else state.iteration - self.last.iteration
-        recent = [v for v in values[len(values) - max(1, min(since, self.every)) :] if not math.isnan(v)]
-        return float(np.median(recent)) if recent and since > 0 else float("nan")
+        if since <= 0:
+            return float("nan")
+        return trailing_median(values, len(values), max(1, min(since, self.every)))
 
     def _classifier_on(self, device: torch.device) -> MnistClassifier:
         current = next(self.classifier.parameters()).device

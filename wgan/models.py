@@ -1,8 +1,16 @@
-"""The seed's DCGAN-style generator and critic for 28x28 images.
+"""Generators and critics for 28x28 images, in two architectures chosen by `TrainConfig.arch`.
 
-Layer for layer the models of the blog post (07_WGAN, kept runnable in shared/reference/seed_wgan.py).
-The critic ends in a plain linear layer: for a WGAN that score is f(x) (no sigmoid, change 1 of the
-seed's four), for the GAN baseline the same number is read as the discriminator's logit.
+- "seed": layer for layer the models of the blog post (07_WGAN, kept runnable in
+  shared/reference/seed_wgan.py), mistakes included: the critic's unpadded stride-2 convolutions never
+  see the last row and column of an image, it applies dropout on every pass, and the generator puts
+  ReLU before batch norm.
+- "dcgan": the same kind of network with those three repaired, following the DCGAN guidelines
+  (Radford et al. 2016): padded 4x4 stride-2 convolutions that see every pixel, no dropout, batch norm
+  before ReLU, and a leaner generator.
+
+Every generator maps z [B, z_dim] to images [B, 1, 28, 28] in [-1, 1]; every critic maps images to
+scores [B]. The critic ends in a plain linear layer: for a WGAN that score is f(x) (no sigmoid, change 1
+of the seed's four); for the GAN baseline the same number is read as the discriminator's logit.
 """
 
 from __future__ import annotations
@@ -46,11 +54,25 @@ def linear_on_nhwc(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    """z [B, z_dim] -> images [B, 1, 28, 28] in [-1, 1]; about 22.3 M multiply-adds per image."""
+    """Base of every generator: z [B, z_dim] -> images [B, 1, 28, 28] in [-1, 1]."""
 
-    def __init__(self, z_dim: int = 100) -> None:
+    z_dim: int
+
+
+class Critic(nn.Module):
+    """Base of every critic: images [B, 1, 28, 28] -> scores [B]."""
+
+
+class SeedGenerator(Generator):
+    """The seed's generator; about 22.3 M multiply-adds per image.
+
+    norm_before_relu=True swaps the seed's ReLU-then-batch-norm order (only for the ablation study).
+    """
+
+    def __init__(self, z_dim: int = 100, norm_before_relu: bool = False) -> None:
         super().__init__()
         self.z_dim = z_dim
+        self.norm_before_relu = norm_before_relu
         self.linear1 = nn.Linear(z_dim, 256 * 7 * 7)
         self.bn1 = nn.BatchNorm1d(256 * 7 * 7)
         self.deconv1 = nn.ConvTranspose2d(256, 128, kernel_size=(3, 3), stride=1, padding=1)  # 7x7 -> 7x7
@@ -59,30 +81,37 @@ class Generator(nn.Module):
         self.bn3 = nn.BatchNorm2d(64)
         self.deconv3 = nn.ConvTranspose2d(64, 1, kernel_size=(4, 4), stride=2, padding=1)  # -> 28x28
 
+    def _block(self, x: torch.Tensor, norm: nn.Module) -> torch.Tensor:
+        # As in the seed: ReLU before batch norm (unless the ablation asks for the usual order).
+        return F.relu(norm(x)) if self.norm_before_relu else norm(F.relu(x))
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        # As in the seed: ReLU before batch norm.
-        x = self.bn1(F.relu(self.linear1(z)))
+        x = self._block(self.linear1(z), self.bn1)
         x = x.view(-1, 256, 7, 7)
-        x = self.bn2(F.relu(conv_transpose_as_conv(x, self.deconv1)))
-        x = self.bn3(F.relu(self.deconv2(x)))
+        x = self._block(conv_transpose_as_conv(x, self.deconv1), self.bn2)
+        x = self._block(self.deconv2(x), self.bn3)
         return torch.tanh(self.deconv3(x))
 
 
-class Critic(nn.Module):
-    """images [B, 1, 28, 28] -> scores [B]; about 2.8 M multiply-adds per image.
+class SeedCritic(Critic):
+    """The seed's critic; about 2.8 M multiply-adds per image.
 
+    Its 3x3 stride-2 convolutions without padding read rows and columns 0-26 of a 28x28 image only: the
+    last row and column never reach the score, so the critic cannot object to anything drawn there.
     `batch_norm=False` gives the WGAN-GP variant: the gradient penalty is defined per sample, and batch
-    norm mixes the samples of a batch (WGAN-GP paper, section 4).
+    norm mixes the samples of a batch (WGAN-GP paper, section 4). padding=1 (ablation only) lets it see
+    every pixel: 28x28 -> 14x14 -> 7x7.
     """
 
-    def __init__(self, batch_norm: bool = True, dropout: float = 0.5) -> None:
+    def __init__(self, batch_norm: bool = True, dropout: float = 0.5, padding: int = 0) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2)  # 28x28 -> 13x13
-        self.conv2 = nn.Conv2d(64, 128, kernel_size=3, stride=2)  # -> 6x6
+        self.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2, padding=padding)  # 28x28 -> 13x13
+        self.conv2 = nn.Conv2d(64, 128, kernel_size=3, stride=2, padding=padding)  # -> 6x6
+        side = 7 if padding else 6
         # The seed calls F.dropout2d (training=True always); a module switches off in eval().
         self.dropout = nn.Dropout2d(dropout)
         self.bn = nn.BatchNorm2d(128) if batch_norm else nn.Identity()
-        self.fc = nn.Linear(128 * 6 * 6, 1)
+        self.fc = nn.Linear(128 * side * side, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.dropout(F.leaky_relu(self.conv1(x)))
@@ -91,3 +120,65 @@ class Critic(nn.Module):
         if is_channels_last(x):
             return linear_on_nhwc(x, self.fc).squeeze(1)
         return self.fc(x.flatten(1)).squeeze(1)
+
+
+class DcganGenerator(Generator):
+    """z [B, z_dim] -> images [B, 1, 28, 28] in [-1, 1]; about 7.3 M multiply-adds per image (the seed's
+    generator: 22.3 M). Batch norm before ReLU, as in DCGAN; 4x4 stride-2 transposed convolutions (kernel
+    divisible by stride, so no checkerboard from uneven overlap)."""
+
+    def __init__(self, z_dim: int = 100, width: int = 64) -> None:
+        super().__init__()
+        self.z_dim, self.width = z_dim, width
+        self.linear = nn.Linear(z_dim, 2 * width * 7 * 7, bias=False)  # batch norm supplies the bias
+        self.bn1 = nn.BatchNorm1d(2 * width * 7 * 7)
+        self.deconv1 = nn.ConvTranspose2d(2 * width, width, kernel_size=4, stride=2, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.deconv2 = nn.ConvTranspose2d(width, 1, kernel_size=4, stride=2, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn1(self.linear(z))).view(-1, 2 * self.width, 7, 7)  # [B, 128, 7, 7]
+        x = F.relu(self.bn2(self.deconv1(x)))  # [B, 64, 14, 14]
+        return torch.tanh(self.deconv2(x))  # [B, 1, 28, 28]
+
+
+class DcganCritic(Critic):
+    """images [B, 1, 28, 28] -> scores [B]; padded 4x4 stride-2 convolutions see every pixel
+    (28x28 -> 14x14 -> 7x7), LeakyReLU(0.2), no dropout; about 6.6 M multiply-adds per image.
+
+    batch_norm=False for WGAN-GP (the penalty is per sample); dropout is kept as an option (0 = none)
+    so that the config's critic_dropout means the same for both architectures.
+    """
+
+    def __init__(self, batch_norm: bool = True, dropout: float = 0.0, width: int = 64) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, width, kernel_size=4, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(width, 2 * width, kernel_size=4, stride=2, padding=1)
+        self.bn = nn.BatchNorm2d(2 * width) if batch_norm else nn.Identity()
+        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.fc = nn.Linear(2 * width * 7 * 7, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(F.leaky_relu(self.conv1(x), 0.2))  # [B, 64, 14, 14]
+        x = self.dropout(F.leaky_relu(self.bn(self.conv2(x)), 0.2))  # [B, 128, 7, 7]
+        if is_channels_last(x):
+            return linear_on_nhwc(x, self.fc).squeeze(1)
+        return self.fc(x.flatten(1)).squeeze(1)
+
+
+ARCHITECTURES: dict[str, tuple[type[Generator], type[Critic]]] = {
+    "seed": (SeedGenerator, SeedCritic),
+    "dcgan": (DcganGenerator, DcganCritic),
+}
+
+
+def build_generator(arch: str, z_dim: int) -> Generator:
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch][0](z_dim)
+
+
+def build_critic(arch: str, batch_norm: bool, dropout: float) -> Critic:
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[arch][1](batch_norm=batch_norm, dropout=dropout)

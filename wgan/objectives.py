@@ -1,48 +1,96 @@
-"""Critic and generator objectives as small pure functions, plus weight clipping and the gradient penalty.
+"""GAN maths as small pure functions, for image models and 2-D toys alike: losses, estimates, clipping, penalty.
 
-Scores are the critic's raw outputs, shape [B]. For the WGAN objectives they are f(x); for the GAN
-baseline they are the discriminator's logits, D(x) = sigmoid(score).
+Scores are the critic's raw outputs. For the WGAN objectives they are f(x); for the GAN baseline they are
+the discriminator's logits, D(x) = sigmoid(score). Means run over the last axis (the samples), so scores
+[B] give a scalar and an ensemble's scores [E, B] give one value per member [E].
+
+The three objectives go by the names of ``wgan.config.OBJECTIVES``; ``OBJECTIVE_LABELS`` is how a page
+shows them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOG2 = math.log(2.0)
+LOG2 = math.log(2.0)  # the maximum of the Jensen-Shannon divergence, in nats
+
+# Display labels keyed by the config's objective names, in the order the toy page shows them.
+OBJECTIVE_LABELS: dict[str, str] = {"gan": "GAN", "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP"}
+
+GENERATOR_LOSSES: tuple[str, ...] = ("wgan", "minimax", "nonsaturating")
+
+Loss = TypeVar("Loss", torch.Tensor, float)
+
+
+def w_estimate(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The W estimate mean f(real) - mean f(fake) (WGAN paper, Section 3): minus the critic loss."""
+    return real_scores.mean(-1) - fake_scores.mean(-1)
 
 
 def wgan_critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
     """mean f(fake) - mean f(real): minus the W estimate (WGAN paper, Algorithm 1, line 6). No log."""
-    return fake_scores.mean() - real_scores.mean()
+    return fake_scores.mean(-1) - real_scores.mean(-1)
 
 
 def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
     """-mean f(G(z)) (Algorithm 1, line 10). Shifting f by a constant shifts it: its value means nothing."""
-    return -fake_scores.mean()
+    return -fake_scores.mean(-1)
+
+
+def _bce_with_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """Per-sample binary cross-entropy against a constant target, averaged over the last axis."""
+    loss = F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction="none")
+    return loss.mean(-1)
 
 
 def gan_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """L_D = -E log D(x) - E log(1 - D(G(z))), with the log-sigmoid folded into BCE-with-logits."""
-    real_term = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-    fake_term = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    return real_term + fake_term
+    """L_D = -E log D(x) - E log(1 - D(G(z))), with the log-sigmoid folded into BCE-with-logits.
+
+    At the optimum D* it equals 2 log 2 - 2 JS (Goodfellow et al. 2014, Theorem 1): see ``js_estimate``.
+    """
+    return _bce_with_logits(real_logits, 1.0) + _bce_with_logits(fake_logits, 0.0)
 
 
 def gan_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating generator loss -E log D(G(z)) (Goodfellow et al. 2014, section 3)."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    return _bce_with_logits(fake_logits, 1.0)
 
 
-def js_estimate(discriminator_loss: torch.Tensor) -> torch.Tensor:
+def gan_minimax_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The minimax game's generator loss E log(1 - D(G(z))): it saturates where D rejects the fakes.
+
+    This is the loss of the WGAN paper's Figure 2: its gradient vanishes as D(G(z)) goes to 0.
+    """
+    return -_bce_with_logits(fake_logits, 0.0)
+
+
+def generator_loss(fake_scores: torch.Tensor, kind: str) -> torch.Tensor:
+    """The generator loss named ``kind``: "wgan" (-f), "minimax" (log(1 - D)) or "nonsaturating" (-log D).
+
+    The non-saturating loss is the usual practical swap for the minimax one: strong gradients where
+    D(G(z)) ~ 0, but it is no longer the gradient of JS.
+    """
+    if kind == "wgan":
+        return wgan_generator_loss(fake_scores)
+    if kind == "minimax":
+        return gan_minimax_generator_loss(fake_scores)
+    if kind == "nonsaturating":
+        return gan_generator_loss(fake_scores)
+    raise ValueError(f"unknown generator loss {kind!r}; expected one of {GENERATOR_LOSSES}")
+
+
+def js_estimate(discriminator_loss: Loss) -> Loss:
     """The JS divergence (nats) an optimal discriminator would imply: log 2 - L_D / 2.
 
     At the optimum, -L_D = 2 JS(P_r, P_g) - log 4 (Goodfellow et al. 2014, Theorem 1); the WGAN paper's
-    Figure 4 plots this and shows it sitting near log 2 whatever the samples look like.
+    Figure 4 plots this and shows it sitting near log 2 whatever the samples look like. Below the true JS
+    when the discriminator is not optimal.
     """
     return LOG2 - 0.5 * discriminator_loss
 
@@ -52,20 +100,23 @@ def gradient_penalty(
     real: torch.Tensor,
     fake: torch.Tensor,
     generator: torch.Generator | None = None,
+    batch_dims: int = 1,
 ) -> torch.Tensor:
     """E[(||grad_x f(x_hat)||_2 - 1)^2] on x_hat = eps * real + (1 - eps) * fake (WGAN-GP, Algorithm 1).
 
-    real, fake: [B, ...]; eps ~ U[0, 1] per sample, shape [B, 1, ...]. The norm is taken per sample over
-    all of its non-batch dimensions (flattening each sample first avoids the classic dimension bug).
-    The graph is kept (create_graph) so the penalty's own gradient reaches the critic's weights.
+    real, fake: [B, ...] (images [B, 1, 28, 28], points [B, 2]), or [E, B, ...] for an ensemble of E
+    critics with batch_dims=2 (one penalty per member, [E]). eps ~ U[0, 1] per sample. The norm is taken
+    per sample over all of its other dimensions (flattening each sample first avoids the classic dimension
+    bug). The graph is kept (create_graph) so the penalty's own gradient reaches the critic's weights.
     """
-    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
+    eps_shape = real.shape[:batch_dims] + (1,) * (real.dim() - batch_dims)
+    # drawn in float32 whatever the inputs' dtype, so a float64 study draws the same eps as a float32 run
+    eps = torch.rand(eps_shape, device=real.device, generator=generator).to(real.dtype)
     interpolates = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(interpolates)
     (grads,) = torch.autograd.grad(scores.sum(), interpolates, create_graph=True)
-    norms = grads.flatten(1).norm(2, dim=1)  # [B]
-    return ((norms - 1) ** 2).mean()
+    norms = grads.flatten(batch_dims).norm(2, dim=-1)  # [B], or [E, B]
+    return ((norms - 1) ** 2).mean(-1)
 
 
 @torch.no_grad()

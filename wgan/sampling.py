@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +20,27 @@ def noise_from_seed(seed: int, n: int, z_dim: int) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def generate(generator: Generator, z: torch.Tensor) -> torch.Tensor:
-    """Images [n, 1, 28, 28] in [-1, 1] from z [n, z_dim]; the generator must be in eval mode."""
+def generate(generator: Generator, z: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
+    """Images [n, 1, 28, 28] in [-1, 1] (CPU float) from z [n, z_dim] (any device).
+
+    The generator runs on its own device, `batch_size` noise vectors at a time (all at once by default),
+    so memory stays bounded for large n. Eval mode is the caller's job (see `eval_mode`): sampling must
+    not update batch-norm statistics, but a page's frozen generator is already in eval mode.
+    """
     device = next(generator.parameters()).device
-    return generator(z.to(device)).float().cpu()
+    chunks = z.split(batch_size) if batch_size else (z,)
+    return torch.cat([generator(chunk.to(device)).float().cpu() for chunk in chunks])
+
+
+@contextmanager
+def eval_mode(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Run a block with `module` in eval mode (batch norm on its running statistics), then restore its mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

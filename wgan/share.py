@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from wgan.latent import GRID_SIZE, METHODS
+from wgan.latent import GRID_SIZE, INTERPOLATIONS
 
 N_DIRECTIONS = 5  # explorer sliders along the generator's principal directions
 AMOUNT_LIMIT = 5.0  # slider range for a principal direction, in units of |z| (a unit step of 1 is 1/10 of |z|)
@@ -110,10 +110,10 @@ def decode(
         else:
             state = replace(state, frames=frames)
     if "interp" in values:
-        if values["interp"] in METHODS:
+        if values["interp"] in INTERPOLATIONS:
             state = replace(state, method=values["interp"])
         else:
-            warn("interp", f"is not one of {', '.join(METHODS)}")
+            warn("interp", f"is not one of {', '.join(INTERPOLATIONS)}")
     for key, name in (("from", "start"), ("to", "end")):
         if key in values:
             endpoint = _endpoint(values[key])

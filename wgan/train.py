@@ -8,6 +8,8 @@ only Python branches depend on the config and on host-side counters, never on te
 
 from __future__ import annotations
 
+import copy
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +22,8 @@ from wgan import objectives
 from wgan.config import TrainConfig
 from wgan.data import DeviceDataset, ImageData
 from wgan.device import configure_cpu_threads, tune_cpu_allocator
-from wgan.models import Critic, Generator
+from wgan.models import Critic, Generator, build_critic, build_generator
+from wgan.sampling import eval_mode
 
 FIXED_NOISE_SIZE = 64  # one 8x8 grid of samples from fixed noise, shown as training runs
 METRICS = (
@@ -35,16 +38,35 @@ METRICS = (
 )
 
 
+MAX_HISTORY_ROWS = 10_000  # per run; older rows are thinned so memory stays bounded however long it trains
+
+
+def thin_oldest(columns: dict[str, list[float]], max_rows: int) -> None:
+    """Keep at most `max_rows` rows: when over, every other row of the older half is dropped.
+
+    Recent rows keep full resolution and older ones get sparser geometrically, so a chart of the
+    columns still spans the whole run. All columns must have the same length.
+    """
+    rows = len(next(iter(columns.values()), []))
+    if rows <= max_rows:
+        return
+    old = rows - max_rows // 2  # rows [0, old) are thinned, the newest max_rows // 2 stay
+    for name, values in columns.items():
+        columns[name] = values[:old:2] + values[old:]
+
+
 @dataclass
 class History:
     """Per-generator-iteration metrics as plain Python lists (what checkpoints and charts use).
 
     Steps append device tensors to `pending`; `flush()` copies them to the host in one transfer, so the
-    training loop syncs once per chunk rather than once per metric per step.
+    training loop syncs once per chunk rather than once per metric per step. At most `max_rows` rows are
+    kept (`thin_oldest`): the "iteration" column says which iterations remain.
     """
 
     columns: dict[str, list[float]] = field(default_factory=dict)
     pending: list[tuple[int, dict[str, torch.Tensor]]] = field(default_factory=list)
+    max_rows: int = MAX_HISTORY_ROWS
 
     def append(self, iteration: int, metrics: dict[str, torch.Tensor]) -> None:
         self.pending.append((iteration, metrics))
@@ -63,8 +85,18 @@ class History:
         self.columns.setdefault("images_per_s", []).extend([rate] * len(self.pending))
         self.pending.clear()
 
+    def compact(self) -> None:
+        """Thin old rows if the history is over its bound (after the caller has checked the new rows)."""
+        thin_oldest(self.columns, self.max_rows)
+
     def __len__(self) -> int:
         return len(self.columns.get("iteration", ()))
+
+    def truncate(self, rows: int) -> None:
+        """Forget every row after the first `rows` (and anything not yet flushed)."""
+        self.pending.clear()
+        for values in self.columns.values():
+            del values[rows:]
 
     def last(self, name: str, default: float = float("nan")) -> float:
         values = self.columns.get(name)
@@ -85,11 +117,22 @@ class TrainState:
     data_rng: torch.Generator  # draws real-batch indices
     noise_rng: torch.Generator  # draws z and the gradient penalty's interpolation weights
     fixed_noise: torch.Tensor  # [64, z_dim], the same for every run with this seed, on any device
+    # Exponential moving average of the generator's weights (config.generator_ema > 0), else None. It
+    # never feeds back into training; samples, evaluations and exports use it (`sampler`).
+    generator_ema: Generator | None = None
     iteration: int = 0  # generator iterations done (host mirror; nothing in a step reads a tensor counter)
     critic_updates: int = 0
     real_images_seen: int = 0
     wall_seconds: float = 0.0  # time spent inside training chunks, for ETAs and checkpoint cards
     history: History = field(default_factory=History)
+    # FID-MNIST evaluations made while training (`python -m wgan train --fid-every`): one entry per
+    # evaluation under "iteration", "fid_mnist", "classes_covered", "top_class_share".
+    quality: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def sampler(self) -> Generator:
+        """The generator to draw samples from: the moving average when the run keeps one."""
+        return self.generator if self.generator_ema is None else self.generator_ema
 
     @property
     def epoch(self) -> float:
@@ -114,8 +157,8 @@ def build_models(config: TrainConfig, device: torch.device) -> tuple[Generator, 
     """Generator and critic initialised from config.seed (the same weights for every run with that seed)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        generator = Generator(config.z_dim)
-        critic = Critic(batch_norm=config.critic_batch_norm, dropout=config.critic_dropout)
+        generator = build_generator(config.arch, config.z_dim)
+        critic = build_critic(config.arch, config.critic_batch_norm, config.critic_dropout)
     memory_format = _memory_format(config)
     return generator.to(device, memory_format=memory_format), critic.to(device, memory_format=memory_format)
 
@@ -148,7 +191,23 @@ def init_state(config: TrainConfig, data: ImageData, device: torch.device | str 
         data_rng=torch.Generator(device).manual_seed(config.seed),
         noise_rng=torch.Generator(device).manual_seed(config.seed + 1),
         fixed_noise=fixed_noise,
+        generator_ema=_frozen_copy(generator) if config.generator_ema > 0 else None,
     )
+
+
+def _frozen_copy(module: Generator) -> Generator:
+    ema = copy.deepcopy(module)
+    ema.requires_grad_(False)
+    return ema
+
+
+@torch.no_grad()
+def _update_ema(state: TrainState) -> None:
+    """ema = decay * ema + (1 - decay) * weights, one foreach call; batch-norm statistics are copied."""
+    ema, live = state.generator_ema, state.generator
+    torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - state.config.generator_ema)
+    for target, source in zip(ema.buffers(), live.buffers(), strict=True):
+        target.copy_(source)
 
 
 def _autocast(state: TrainState) -> torch.autocast:
@@ -186,7 +245,8 @@ def _critic_step(state: TrainState, keep_fake_graph: bool) -> tuple[dict[str, to
             loss = objectives.wgan_critic_loss(real_scores, fake_scores)
         penalty = torch.zeros((), device=state.device)
         if config.gp_weight > 0:
-            penalty = objectives.gradient_penalty(critic, real, fake, generator=state.noise_rng)
+            with _autocast(state):  # the penalty's double backward too, in bf16 runs
+                penalty = objectives.gradient_penalty(critic, real, fake, generator=state.noise_rng).float()
             loss = loss + config.gp_weight * penalty
     with record_function("wgan.backward"):
         loss.backward()
@@ -238,6 +298,8 @@ def train_step(state: TrainState) -> dict[str, torch.Tensor]:
         generator_loss.backward()
     with record_function("wgan.optimizer"):
         state.generator_optimizer.step()
+        if state.generator_ema is not None:
+            _update_ema(state)
     state.critic.requires_grad_(True)
     with record_function("wgan.metrics"):
         if config.objective == "gan":
@@ -255,11 +317,75 @@ class ChunkResult:
     images_per_s: float  # real images the critic consumed per second over the chunk
 
 
-def train_chunk(state: TrainState, max_iterations: int, max_seconds: float | None = None) -> ChunkResult:
+class TrainingDiverged(RuntimeError):
+    """A chunk produced NaN or inf. The run was rolled back to its state before that chunk (weights,
+    optimisers, random streams, counters, history), so it can be saved or resumed; one-line message."""
+
+    def __init__(self, state: TrainState, metric: str, value: float) -> None:
+        self.iteration, self.metric, self.value = state.iteration, metric, value
+        config = state.config
+        hint = (
+            f"lower the learning rates (now lr_critic={config.lr_critic:g}, lr_generator={config.lr_generator:g})"
+            + ("" if config.objective == "wgan-gp" else " or try the gp preset")
+        )
+        super().__init__(
+            f"training diverged: {metric} became {value} within the chunk after generator iteration "
+            f"{state.iteration}; the run was kept as it was at iteration {state.iteration}. Try: {hint}"
+        )
+
+
+def _capture(state: TrainState) -> dict:
+    """What a chunk changes, copied, so a diverged chunk can be undone (a few MB; one copy per chunk)."""
+    rng = {"data": state.data_rng.get_state(), "noise": state.noise_rng.get_state(), "cpu": torch.get_rng_state()}
+    if state.device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(state.device)
+    return {
+        "generator": {k: v.clone() for k, v in state.generator.state_dict().items()},
+        "generator_ema": None if state.generator_ema is None else copy.deepcopy(state.generator_ema.state_dict()),
+        "critic": {k: v.clone() for k, v in state.critic.state_dict().items()},
+        "generator_optimizer": copy.deepcopy(state.generator_optimizer.state_dict()),
+        "critic_optimizer": copy.deepcopy(state.critic_optimizer.state_dict()),
+        "rng": rng,
+        "counters": (state.iteration, state.critic_updates, state.real_images_seen),
+        "history_rows": len(state.history),
+    }
+
+
+def _roll_back(state: TrainState, saved: dict) -> None:
+    state.generator.load_state_dict(saved["generator"])
+    if state.generator_ema is not None:
+        state.generator_ema.load_state_dict(saved["generator_ema"])
+    state.critic.load_state_dict(saved["critic"])
+    state.generator_optimizer.load_state_dict(saved["generator_optimizer"])
+    state.critic_optimizer.load_state_dict(saved["critic_optimizer"])
+    rng = saved["rng"]
+    state.data_rng.set_state(rng["data"])
+    state.noise_rng.set_state(rng["noise"])
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"], state.device)
+    state.iteration, state.critic_updates, state.real_images_seen = saved["counters"]
+    state.history.truncate(saved["history_rows"])
+
+
+def _first_non_finite(state: TrainState, since_row: int) -> tuple[str, float] | None:
+    for name, values in state.history.columns.items():
+        for value in values[since_row:]:
+            if not math.isfinite(value) and name != "images_per_s":
+                return name, value
+    return None
+
+
+def train_chunk(
+    state: TrainState, max_iterations: int, max_seconds: float | None = None, guard: bool = True
+) -> ChunkResult:
     """Run up to `max_iterations` steps (stopping early after `max_seconds`), then sync once.
 
     The page calls this from a fragment a few times a second; the command line calls it in larger chunks.
+    With `guard`, NaN or inf in any metric of the chunk undoes the chunk and raises TrainingDiverged:
+    the check runs once per chunk, on the host, so the step itself stays free of syncs and branches.
     """
+    saved = _capture(state) if guard else None
     start = time.perf_counter()
     images_before, done = state.real_images_seen, 0
     while done < max_iterations:
@@ -272,7 +398,12 @@ def train_chunk(state: TrainState, max_iterations: int, max_seconds: float | Non
         state.history.pending[-1][1]["w_estimate"].item()
     seconds = time.perf_counter() - start
     images_per_s = (state.real_images_seen - images_before) / seconds if done else 0.0
+    rows_before = len(state.history)
     state.history.flush(images_per_s)
+    if saved is not None and (problem := _first_non_finite(state, rows_before)) is not None:
+        _roll_back(state, saved)
+        raise TrainingDiverged(state, *problem)
+    state.history.compact()
     state.wall_seconds += seconds
     return ChunkResult(done, seconds, images_per_s)
 
@@ -289,12 +420,8 @@ def train(state: TrainState, iterations: int, chunk: int = 50) -> Iterator[Chunk
 @torch.no_grad()
 def sample(generator: Generator, z: torch.Tensor) -> torch.Tensor:
     """Images [B, 1, 28, 28] in [-1, 1] from noise [B, z_dim], with batch norm in eval mode."""
-    was_training = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         return generator(z)
-    finally:
-        generator.train(was_training)
 
 
 @torch.no_grad()
@@ -313,7 +440,7 @@ def evaluate_holdout(state: TrainState) -> dict[str, float]:
     eval_rng = torch.Generator(state.device).manual_seed(config.seed + 2)
     train_real = state.data.sample(n, eval_rng)
     z = torch.randn(n, config.z_dim, device=state.device, generator=eval_rng)
-    fake = sample(state.generator, z)
+    fake = sample(state.sampler, z)
     was_training = critic.training
     critic.eval()
     try:

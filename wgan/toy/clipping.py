@@ -16,24 +16,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from wgan.objectives import clip_weights_
-from wgan.toy_data import sample_toy, w1_exact
-from wgan.toy_live import value_grid
-from wgan.toy_train import (
-    FitConfig,
-    critic_loss,
-    fit_critic,
-    gradient_penalty,
-    toy_mlp,
-    w_estimate,
-)
+from wgan.objectives import clip_weights_, gradient_penalty, wgan_critic_loss
+from wgan.toy.distributions import plane_grid, sample_toy
+from wgan.toy.exact import w1_exact
+from wgan.toy.fitting import CRITICS, FitConfig, fit_critic, measure_w
+from wgan.toy.networks import toy_mlp
 
 DEEP_CLIP_VALUES: tuple[float, ...] = (0.1, 0.01, 0.001)  # WGAN-GP paper, Figure 1b
 
 
 @dataclass(frozen=True)
 class ClipStudyConfig:
-    """Settings of the clipping study (gan_toy.py's critic shape, shrunk to train in seconds on a CPU)."""
+    """Settings of the clipping study (gan_toy.py's critic shape, shrunk so a CPU trains it while a page waits)."""
 
     n_pool: int = 8192  # fixed real and fake samples the critics train on (minibatches drawn from them)
     batch_size: int = 256  # samples of each per critic update (gan_toy.py: 256)
@@ -110,7 +104,7 @@ def deep_critic_gradient_norms(
         outputs.clear()
         scores = net(torch.cat([r, f])).squeeze(1)
         layer_outputs = list(outputs)  # the Linear outputs of this forward pass, input layer first
-        loss = critic_loss(scores[:n], scores[n:])
+        loss = wgan_critic_loss(scores[:n], scores[n:])
         if clip_value is None:
             loss = loss + config.gp_weight * gradient_penalty(net, r, f, gen)
         opt.zero_grad(set_to_none=True)
@@ -135,13 +129,13 @@ def _weights(critic: nn.Module) -> np.ndarray:
 def clipping_study(dataset: str, seed: int = 0, config: ClipStudyConfig | None = None) -> dict[str, object]:
     """Train the clipped and penalty critics against the fixed generator and read them out.
 
-    Returns small numpy arrays: "grid" (grid_size,), "real" and "fake" (500, 2) points to draw,
-    "surface_clip" and "surface_gp" (grid_size, grid_size) critic values (rows along y),
-    "w_clip" and "w_gp" W estimates, "w_exact" (exact W1 between n_exact real and n_exact
-    fixed-generator samples), "hist_edges_clip"/"hist_clip" and "hist_edges_gp"/"hist_gp"
-    (weight histograms; the clipped one over [-c, c]), "frac_at_bound" (share of clipped weights within
-    1% of +-c), and "deep_layers" (1..deep_depth + 1) with "deep_norms" {label: (n_layers,)} for
-    c in DEEP_CLIP_VALUES and for the penalty.
+    Returns small numpy arrays: "grid" (grid_size,), "real" and "fake" (500, 2) points to draw; per critic
+    method ("wgan" clipped, "wgan-gp" penalised) "surface" (grid_size, grid_size) critic values (rows along
+    y), "w" the W estimate, "hist" and "hist_edges" the weight histogram (the clipped one over [-c, c]);
+    "w_exact" (exact W1 between n_exact real and n_exact fixed-generator samples), "frac_at_bound" (share
+    of clipped weights within 1% of +-c), and "deep_layers" (1..deep_depth + 1) with "deep_norms"
+    {label: (n_layers,)} for c in DEEP_CLIP_VALUES and for the penalty, and "deep_spans" {label: first
+    layer's norm / last layer's}.
     """
     config = config or ClipStudyConfig()
     gen = torch.Generator().manual_seed(seed)
@@ -161,18 +155,17 @@ def clipping_study(dataset: str, seed: int = 0, config: ClipStudyConfig | None =
         batch_size=config.batch_size,
         standardize=False,
     )
-    clip_critic = fit_critic("clip", real, fake, base, seed)
-    gp_critic = fit_critic("gp", real, fake, base, seed)
+    critics = {method: fit_critic(method, real, fake, base, seed) for method in CRITICS}
 
-    coords, grid = value_grid(config.extent, config.grid_size)
+    coords, grid = plane_grid(config.extent, config.grid_size)
     with torch.no_grad():
-        surface_clip = clip_critic(grid).reshape(config.grid_size, config.grid_size).numpy()
-        surface_gp = gp_critic(grid).reshape(config.grid_size, config.grid_size).numpy()
+        surface = {m: c(grid).reshape(config.grid_size, config.grid_size).numpy() for m, c in critics.items()}
 
     c = config.clip_value
-    w_clip, w_gp = _weights(clip_critic), _weights(gp_critic)
-    hist_clip, edges_clip = np.histogram(w_clip, bins=config.hist_bins, range=(-c, c))
-    hist_gp, edges_gp = np.histogram(w_gp, bins=config.hist_bins)
+    weights = {m: _weights(critic) for m, critic in critics.items()}
+    hist, edges = {}, {}
+    hist["wgan"], edges["wgan"] = np.histogram(weights["wgan"], bins=config.hist_bins, range=(-c, c))
+    hist["wgan-gp"], edges["wgan-gp"] = np.histogram(weights["wgan-gp"], bins=config.hist_bins)
 
     deep_norms: dict[str, np.ndarray] = {}
     for clip_value in DEEP_CLIP_VALUES:
@@ -185,16 +178,13 @@ def clipping_study(dataset: str, seed: int = 0, config: ClipStudyConfig | None =
         "grid": coords,
         "real": real_eval[show].numpy(),
         "fake": fake_eval[show].numpy(),
-        "surface_clip": surface_clip,
-        "surface_gp": surface_gp,
-        "w_clip": w_estimate(clip_critic, real_eval, fake_eval),
-        "w_gp": w_estimate(gp_critic, real_eval, fake_eval),
+        "surface": surface,
+        "w": {m: measure_w(critic, real_eval, fake_eval) for m, critic in critics.items()},
         "w_exact": w1_exact(real_eval[: config.n_exact].numpy(), fake_eval[: config.n_exact].numpy()),
-        "hist_clip": hist_clip,
-        "hist_edges_clip": edges_clip,
-        "hist_gp": hist_gp,
-        "hist_edges_gp": edges_gp,
-        "frac_at_bound": float((np.abs(w_clip) >= 0.99 * c).mean()),
+        "hist": hist,
+        "hist_edges": edges,
+        "frac_at_bound": float((np.abs(weights["wgan"]) >= 0.99 * c).mean()),
         "deep_layers": np.arange(1, config.deep_depth + 2),
         "deep_norms": deep_norms,
+        "deep_spans": {label: float(v[0] / v[-1]) for label, v in deep_norms.items()},
     }

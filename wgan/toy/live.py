@@ -3,9 +3,10 @@
 ``init_toy_run`` builds the three runs from one seed (identical generator and critic weights, identical
 noise streams); ``toy_train_step`` advances each by one generator iteration (``n_critic`` critic updates
 then one generator update: WGAN paper, Algorithm 1; WGAN-GP paper, Algorithm 1). The caller owns the
-loop, so a Streamlit fragment can run a few dozen steps per tick. ``toy_snapshot`` reads the state out
-as small numpy arrays: points, the critic's value field, the generator's gradient at fake points, the
-W estimate against the exact W between fake and real samples, and mode coverage.
+loop, so a Streamlit fragment can run a few dozen steps per tick (``train_for``). ``toy_snapshot`` reads
+the state out as small numpy arrays: points, the critic's value field, the generator's gradient at fake
+points, the W estimate against the exact W between fake and real samples, and mode coverage;
+``current_snapshot`` does so once per step and keeps the run's exact-W history.
 """
 
 from __future__ import annotations
@@ -18,21 +19,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from wgan.objectives import clip_weights_
-from wgan.toy_data import count_modes, sample_toy, toy_modes, w1_exact
-from wgan.toy_train import (
-    critic_loss,
-    discriminator_loss,
+from wgan.objectives import (
+    clip_weights_,
+    gan_discriminator_loss,
     generator_loss,
     gradient_penalty,
-    input_gradient,
     js_estimate,
-    seeded_mlp,
     w_estimate,
+    wgan_critic_loss,
 )
-
-METHODS: tuple[str, ...] = ("gan", "wgan-clip", "wgan-gp")
-METHOD_LABELS: dict[str, str] = {"gan": "GAN", "wgan-clip": "WGAN (clip)", "wgan-gp": "WGAN-GP"}
+from wgan.toy.distributions import count_modes, plane_grid, sample_toy, toy_modes
+from wgan.toy.exact import w1_exact
+from wgan.toy.fitting import METHODS, input_gradient, measure_js, measure_w
+from wgan.toy.networks import seeded_mlp
 
 
 @dataclass(frozen=True)
@@ -54,13 +53,14 @@ class ToyConfig:
     gan_loss: str = "nonsaturating"  # GAN generator loss: "nonsaturating" (-log D) or "minimax"
     n_eval: int = 512  # fixed real samples and fixed z used for every snapshot
     history: int = 5000  # most recent per-step estimates kept per method
+    exact_w_points: int = 400  # most recent snapshots' exact W kept for the history chart
 
 
 @dataclass
 class MethodState:
     """One method's networks, optimisers, noise stream and record."""
 
-    method: str
+    method: str  # "gan", "wgan" or "wgan-gp"
     generator: nn.Sequential
     critic: nn.Sequential  # the GAN's discriminator outputs a logit
     opt_g: torch.optim.Optimizer
@@ -81,10 +81,13 @@ class ToyRun:
     eval_real: torch.Tensor  # (n_eval, 2) fixed real samples for snapshots
     eval_z: torch.Tensor  # (n_eval, z_dim) fixed noise for snapshots
     step: int = 0  # generator iterations done (the same for every method)
+    # {"step": s, method: exact W at s} for each step a snapshot was taken at (the latest exact_w_points)
+    exact_w_history: list[dict[str, float]] = field(default_factory=list)
+    snapshot: dict[str, object] | None = None  # the latest ``current_snapshot``, taken at snapshot["step"]
 
 
 def _optimizers(method: str, g: nn.Module, c: nn.Module, config: ToyConfig) -> tuple:
-    if method == "wgan-clip":
+    if method == "wgan":
         return (
             torch.optim.RMSprop(g.parameters(), lr=config.lr_clip, foreach=True),
             torch.optim.RMSprop(c.parameters(), lr=config.lr_clip, foreach=True),
@@ -94,6 +97,10 @@ def _optimizers(method: str, g: nn.Module, c: nn.Module, config: ToyConfig) -> t
         torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.9), fused=True),
         torch.optim.Adam(c.parameters(), lr=lr, betas=(0.5, 0.9), fused=True),
     )
+
+
+def _generator_loss_kind(method: str, config: ToyConfig) -> str:
+    return config.gan_loss if method == "gan" else "wgan"
 
 
 def init_toy_run(dataset: str, seed: int = 0, config: ToyConfig | None = None) -> ToyRun:
@@ -106,7 +113,7 @@ def init_toy_run(dataset: str, seed: int = 0, config: ToyConfig | None = None) -
     for method in METHODS:
         g = seeded_mlp(seed, config.z_dim, 2, config.hidden, config.depth)
         c = seeded_mlp(seed + 1, 2, 1, config.hidden, config.depth)
-        if method == "wgan-clip":
+        if method == "wgan":
             clip_weights_(c.parameters(), config.clip_value)
         opt_g, opt_c = _optimizers(method, g, c, config)
         methods[method] = MethodState(method, g, c, opt_g, opt_c, torch.Generator().manual_seed(seed + 2))
@@ -121,17 +128,17 @@ def _critic_update(state: MethodState, real: torch.Tensor, fake: torch.Tensor, c
     scores = state.critic(torch.cat([real, fake])).squeeze(1)
     s_real, s_fake = scores[: len(real)], scores[len(real) :]
     if state.method == "gan":
-        loss = discriminator_loss(s_real, s_fake)
-        estimate = math.log(2.0) - 0.5 * loss.detach()  # JS estimate (GAN paper, Theorem 1)
+        loss = gan_discriminator_loss(s_real, s_fake)
+        estimate = js_estimate(loss.detach())
     else:
-        loss = critic_loss(s_real, s_fake)
-        estimate = -loss.detach()  # the W estimate
+        loss = wgan_critic_loss(s_real, s_fake)
+        estimate = w_estimate(s_real, s_fake).detach()
         if state.method == "wgan-gp":
             loss = loss + config.gp_weight * gradient_penalty(state.critic, real, fake, state.rng)
     state.opt_c.zero_grad(set_to_none=True)
     loss.backward()
     state.opt_c.step()
-    if state.method == "wgan-clip":
+    if state.method == "wgan":
         clip_weights_(state.critic.parameters(), config.clip_value)
     return float(estimate)
 
@@ -157,8 +164,7 @@ def toy_train_step(run: ToyRun) -> dict[str, float]:
             estimate = _critic_update(state, real, fake, config)
         state.critic.requires_grad_(False)  # no weight gradients for the critic in the generator step
         fake = state.generator(torch.randn(config.batch_size, config.z_dim, generator=state.rng))
-        loss_kind = config.gan_loss if method == "gan" else "wgan"
-        loss = generator_loss(state.critic(fake).squeeze(1), loss_kind)
+        loss = generator_loss(state.critic(fake).squeeze(1), _generator_loss_kind(method, config))
         state.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         state.opt_g.step()
@@ -179,17 +185,23 @@ def toy_train_steps(run: ToyRun, n: int) -> dict[str, float]:
     return out
 
 
+def train_for(run: ToyRun, seconds: float) -> int:
+    """Run whole generator iterations until ``seconds`` of wall time have passed; returns how many."""
+    start, done = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        toy_train_step(run)
+        done += 1
+    return done
+
+
+def tick_interval(last_tick_seconds: float) -> float:
+    """Seconds between a live panel's ticks: a little more than the last tick took, so ticks never queue up."""
+    return min(5.0, max(0.5, 1.3 * last_tick_seconds))
+
+
 def steps_per_second(run: ToyRun) -> dict[str, float]:
     """Generator iterations per second of wall time each method has spent training so far."""
     return {m: (run.step / s.seconds if s.seconds > 0 else math.nan) for m, s in run.methods.items()}
-
-
-def value_grid(extent: float = 3.0, size: int = 64) -> tuple[np.ndarray, torch.Tensor]:
-    """A size x size grid over [-extent, extent]^2: (1-D coordinates, points (size*size, 2), x fastest)."""
-    coords = np.linspace(-extent, extent, size)
-    xx, yy = np.meshgrid(coords, coords)  # row i is y = coords[i]
-    points = torch.as_tensor(np.stack([xx.ravel(), yy.ravel()], axis=1), dtype=torch.float32)
-    return coords, points
 
 
 def toy_snapshot(
@@ -200,12 +212,12 @@ def toy_snapshot(
     Returns {"step", "real" (n_eval, 2), "grid" (grid_size,), "modes" (centres, radius, kind), and per
     method a dict: "fake" (n_eval, 2) from the fixed z; "field" (grid_size, grid_size) critic value
     (sigmoid probability D(x) for the GAN), rows along y; "arrow_xy" and "arrow_uv" (n_arrows, 2): fake
-    points and minus the generator loss gradient there (where the generator pushes them);
-    "estimate" (W estimate mean f(real) - mean f(fake) on the fixed sets, JS estimate in nats for the
-    GAN), "w_exact" (exact W1 between the fixed fake and real sets, by optimal assignment),
-    "modes_covered" and "mode_counts", "steps_per_s"}.
+    points and minus the generator loss gradient there (where the generator pushes them), and
+    "arrow_norm" their mean length; "estimate" (W estimate mean f(real) - mean f(fake) on the fixed sets,
+    JS estimate in nats for the GAN), "w_exact" (exact W1 between the fixed fake and real sets, by optimal
+    assignment), "modes_covered" and "mode_counts", "steps_per_s"}.
     """
-    coords, grid = value_grid(extent, grid_size)
+    coords, grid = plane_grid(extent, grid_size)
     spec = toy_modes(run.dataset)
     real = run.eval_real
     out: dict[str, object] = {
@@ -221,19 +233,17 @@ def toy_snapshot(
             field_values = state.critic(grid).squeeze(1)
             if method == "gan":
                 field_values = torch.sigmoid(field_values)
-        loss_kind = run.config.gan_loss if method == "gan" else "wgan"
         arrows = fake[:n_arrows]
-        grad = input_gradient(state.critic, arrows, loss_kind)
-        estimate = (
-            js_estimate(state.critic, real, fake) if method == "gan" else w_estimate(state.critic, real, fake)
-        )
+        push = -input_gradient(state.critic, arrows, _generator_loss_kind(method, run.config))
+        estimate = measure_js(state.critic, real, fake) if method == "gan" else measure_w(state.critic, real, fake)
         fake_np = fake.numpy().copy()
         covered, counts = count_modes(fake_np, spec.centres, spec.radius)
         out[method] = {
             "fake": fake_np,
             "field": field_values.reshape(grid_size, grid_size).numpy().copy(),
             "arrow_xy": arrows.numpy().copy(),
-            "arrow_uv": (-grad).numpy(),
+            "arrow_uv": push.numpy(),
+            "arrow_norm": float(np.linalg.norm(push.numpy(), axis=1).mean()),
             "estimate": estimate,
             "w_exact": w1_exact(fake_np, real.numpy()) if exact_w else math.nan,
             "modes_covered": covered,
@@ -241,3 +251,19 @@ def toy_snapshot(
             "steps_per_s": rates[method],
         }
     return out
+
+
+def current_snapshot(run: ToyRun) -> dict[str, object]:
+    """``toy_snapshot`` of the run at its current step, computed once per step.
+
+    A fresh snapshot also appends each method's exact W to ``run.exact_w_history`` (the latest
+    ``config.exact_w_points`` are kept), so the history chart has one point per snapshot taken.
+    """
+    if run.snapshot is not None and run.snapshot["step"] == run.step:
+        return run.snapshot  # nothing trained since the last one (another widget reran the page)
+    run.snapshot = toy_snapshot(run)
+    history = run.exact_w_history
+    if not history or history[-1]["step"] != run.step:
+        history.append({"step": run.step, **{m: run.snapshot[m]["w_exact"] for m in run.methods}})
+        del history[: -run.config.exact_w_points]
+    return run.snapshot

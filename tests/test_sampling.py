@@ -1,0 +1,36 @@
+"""wgan.sampling.generate: the one way to run a generator for samples, batched, with eval mode the caller's."""
+
+from __future__ import annotations
+
+import torch
+
+from wgan import metrics
+from wgan.models import SeedGenerator
+from wgan.sampling import eval_mode, generate, noise_from_seed
+
+
+def test_generate_in_batches_matches_one_pass_and_returns_cpu_floats():
+    torch.manual_seed(0)
+    generator = SeedGenerator(100).eval()
+    z = noise_from_seed(0, 10, 100)
+    whole, batched = generate(generator, z), generate(generator, z, batch_size=4)
+    assert whole.shape == (10, 1, 28, 28) and whole.dtype == torch.float32 and whole.device.type == "cpu"
+    torch.testing.assert_close(batched, whole, atol=1e-6, rtol=0)
+    assert generate(generator, z[:0]).shape == (0, 1, 28, 28)
+    assert not whole.requires_grad
+
+
+def test_eval_mode_is_restored_and_metrics_generate_with_it():
+    torch.manual_seed(0)
+    generator = SeedGenerator(100)
+    generator.train()
+    with torch.no_grad():  # non-trivial running statistics, so eval mode is not train mode
+        generator(torch.randn(64, 100))
+    with eval_mode(generator):
+        assert not generator.training
+        expected = generate(generator, noise_from_seed(5, 6, 100))
+    assert generator.training
+    images = metrics.generate_images(generator, 6, seed=5, batch_size=4)
+    assert generator.training  # left as it was found
+    torch.testing.assert_close(images, expected, atol=1e-6, rtol=0)
+    assert not torch.allclose(generate(generator, noise_from_seed(5, 6, 100)), expected)  # train mode differs

@@ -3,15 +3,17 @@
     python -m benchmarks.ablation --data-root ../shared/data [--iterations 1500] [--objectives wgan,wgan-gp]
                                   [--samples 5000] [--jobs 2] [--out ablation.json]
 
-For each objective (a recipe of `RECIPES`: the shipped run's settings), trains from the same seed for the
-same number of generator iterations, on MNIST's test split:
+For each objective (the preset its shipped checkpoint was trained with: `SHIPPED_PRESETS`, with this
+machine's training defaults), trains from the same seed for the same number of generator iterations, on
+MNIST's test split:
 
 - `seed`: the blog post's models as they are;
 - `+padding`: the critic's stride-2 convolutions padded, so it sees the last row and column;
 - `+no dropout`: the critic without dropout (f(x) no longer random);
 - `+bn before relu`: the generator normalises before its ReLU, not after;
-- `all three`: every repair (the `repaired` architecture minus its moving average);
-- `repaired`: the `repaired` architecture with the recipe's generator average, as shipped.
+- `all three`: every repair on the seed's layers;
+- `repaired`: the `repaired` architecture as shipped (all three, plus a critic that starts at full
+  resolution and a generator that upsamples with convolutions).
 
 then measures FID-MNIST, classes covered and top-class share on `--samples` samples (noise seed 0)
 against the training images. Runs `--jobs` trainings at once, one thread each. Prints a Markdown table
@@ -26,9 +28,13 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from wgan.paths import SHIPPED_CLASSIFIER
+
+SHIPPED_PRESETS = {"wgan": "clip", "wgan-gp": "gp", "gan": "gan"}
 VARIANTS = {
     # name: (arch registered below, config changes)
     "seed": ("seed", {}),
@@ -58,17 +64,18 @@ def run_one(objective: str, variant: str, args: argparse.Namespace) -> dict:
 
     register_variants()
     from wgan.classifier import load_classifier
-    from wgan.config import RECIPES, apply_overrides
+    from wgan.config import PRESETS
     from wgan.data import load_images
+    from wgan.live import cpu_training_defaults
     from wgan.metrics import evaluate_generator, reference_statistics
     from wgan.train import init_state, train_chunk
 
     torch.set_num_threads(1)
     arch, changes = VARIANTS[variant]
-    config = RECIPES[objective]
+    base = replace(PRESETS[SHIPPED_PRESETS[objective]], dataset="mnist", split="test")
     if variant != "repaired":
-        changes = {"generator_ema": 0.0, **changes}  # the repairs alone, without the moving average
-    config = apply_overrides(config, [f"arch={arch}", *(f"{key}={value}" for key, value in changes.items())])
+        changes = {"critic_dropout": 0.5, **changes}  # the seed's own dropout unless the variant removes it
+    config = replace(base, **cpu_training_defaults(base, torch.device("cpu")), arch=arch, **changes)
     data = load_images(config.dataset, args.data_root, config.split)
     state = init_state(config, data, "cpu")
     torch.set_num_threads(1)
@@ -95,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ablation", description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", default="data")
     parser.add_argument("--iterations", type=int, default=1500)
-    parser.add_argument("--objectives", default="wgan,wgan-gp", help="recipes to ablate (keys of RECIPES)")
+    parser.add_argument("--objectives", default="wgan,wgan-gp", help="objectives to ablate: wgan, wgan-gp, gan")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--samples", type=int, default=5000)
-    parser.add_argument("--classifier", default="checkpoints/classifier/mnist-classifier.pt")
+    parser.add_argument("--classifier", default=str(SHIPPED_CLASSIFIER))
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default="ablation.json")
     parser.add_argument("--worker", nargs=2, metavar=("OBJECTIVE", "VARIANT"), help=argparse.SUPPRESS)

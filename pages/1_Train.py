@@ -1,35 +1,47 @@
-"""Training page: train the seed's WGAN (optionally beside its GAN baseline) in short chunks you can watch.
+"""Training page: train a WGAN (optionally beside its GAN baseline) in chunks you can watch.
 
-Widgets -> wgan.live (a LiveRun kept in session state) -> plotly charts. Training runs inside a fragment
-with run_every, a fraction of a second per tick, so Pause answers at the next tick and the page never
-freezes; each browser tab has its own session state, hence its own run.
+Widgets -> wgan.live (a LiveRun in this tab's session) -> charts from ui.train. Training runs inside a
+fragment that reruns back to back while the run trains (a couple of seconds of training, then one redraw),
+so Pause answers after the current chunk and the page never freezes.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import re
-import tempfile
-import threading
-import time
 from dataclasses import fields
 from pathlib import Path
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from ui.quality import render_quality_section
-from wgan.checkpoint import RUNS_DIR, CheckpointError, load_checkpoint, restore_state, save_checkpoint
-from wgan.config import PRESETS, TrainConfig, apply_overrides
+from ui.train import critic_figure, format_seconds, generator_figure, holdout_figure, smoothed_figure
+from wgan.checkpoint import CheckpointError
+from wgan.config import LAYOUTS, OBJECTIVES, OPTIMIZERS, PRESETS, ConfigError, TrainConfig, apply_overrides
 from wgan.data import DataUnavailableError
-from wgan.device import cpu_has_fast_bf16, describe_device, pick_device
-from wgan.live import LiveRun, load_training_data, start_run, thin
+from wgan.device import describe_device, pick_device
+from wgan.hosting import Hosting, trainer_slots
+from wgan.live import (
+    DEFAULT_SNAPSHOT_EVERY,
+    DEFAULT_TARGET_EPOCHS,
+    LiveRun,
+    RunLimits,
+    RunRegistry,
+    RunSlot,
+    baseline_run_name,
+    default_run_name,
+    load_training_data,
+    page_defaults,
+    resume_run,
+    run_card,
+    start_run,
+)
+from wgan.models import ARCHITECTURES
 from wgan.objectives import LOG2
+from wgan.paths import DATA_ROOT, RUNS_DIR
 from wgan.sampling import grid, png_bytes
-from wgan.smoothing import centred_median
+from wgan.storage import FolderRuns, SessionRuns, StorageFull, read_checkpoint_bytes
 
-st.set_page_config(page_title="Train a WGAN", layout="wide")
+st.set_page_config(page_title="Train a WGAN", page_icon="📈", layout="wide")
 
 DATASET_LABELS = {
     "mnist": "MNIST (downloaded once into data/)",
@@ -37,42 +49,67 @@ DATASET_LABELS = {
     "digits-offline": "Offline digits (5,000 real MNIST digits installed with pip)",
 }
 PRESET_LABELS = {
-    "seed": "seed: the blog post (RMSprop 2e-4, batch 512, clip 0.01, 1 critic step)",
-    "paper": "paper: WGAN Algorithm 1 (RMSprop 5e-5, batch 64, 5 critic steps, warm-up)",
-    "gp": "gp: WGAN-GP (Adam 1e-4, betas 0/0.9, penalty 10, no critic batch norm)",
-    "gan": "gan: standard GAN baseline (BCE, Adam 2e-4, beta1 0.5)",
+    "clip": "clip: WGAN with weight clipping on the repaired models (the shipped wgan-clip.pt's recipe)",
+    "seed": "seed: the blog post (seed models, RMSprop 2e-4, batch 512, clip 0.01, 1 critic step)",
+    "paper": "paper: WGAN Algorithm 1 (seed models, RMSprop 5e-5, batch 64, 5 critic steps, warm-up)",
+    "gp": "gp: WGAN-GP (repaired models, Adam 1e-4, betas 0/0.9, penalty 10, no critic batch norm)",
+    "gan": "gan: standard GAN baseline (repaired models, BCE, Adam 2e-4, beta1 0.5)",
 }
+DEFAULT_PRESET = "clip" if "clip" in PRESETS else "seed"
 CHOICES = {
-    "objective": ("wgan", "wgan-gp", "gan"),
-    "optimizer": ("rmsprop", "adam"),
+    "objective": OBJECTIVES,
+    "optimizer": OPTIMIZERS,
     "precision": ("fp32", "bf16"),
     "split": ("train", "test"),
+    "arch": tuple(ARCHITECTURES),
+    "layout": LAYOUTS,
 }
-MAX_CHART_POINTS = 2000  # per trace; long runs are strided so each tick stays cheap to draw
+TICK_TRAIN_SECONDS = {"cpu": 2.0}  # training per tick; the redraw after it costs a fraction of that
+RERUN_EVERY = 0.5  # seconds; fragment reruns queue behind a running one, so ticks follow back to back
 
 
-def data_root() -> str:
-    """Where MNIST files live: the session's override (tests), $WGAN_DATA_ROOT, or ./data."""
-    return str(st.session_state.get("train.data_root") or os.environ.get("WGAN_DATA_ROOT", "data"))
+# --- what the whole server shares (read-only or thread-safe) ----------------------------------------------
 
 
-def runs_dir() -> Path:
-    return Path(st.session_state.get("train.runs_dir") or RUNS_DIR)
+@st.cache_resource
+def hosting() -> Hosting:
+    return Hosting.from_environment()
+
+
+@st.cache_resource
+def registry() -> RunRegistry:
+    return RunRegistry()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading images...")
 def cached_images(dataset: str, root: str, split: str):
-    """The dataset's images, shared read-only by every session (init_state copies what it trains on)."""
+    """The dataset's images, shared read-only by every session (runs index into them, never copy them)."""
     return load_training_data(dataset, root, split)
 
 
-@st.cache_resource
-def trainer_slots() -> threading.BoundedSemaphore:
-    """Caps how many sessions train at the same moment (a hosted app has 1-2 cores for every visitor).
+# --- this session ----------------------------------------------------------------------------------------
 
-    Shared by all sessions on purpose: it holds no model, only the count ($WGAN_MAX_TRAINERS, default 2).
-    """
-    return threading.BoundedSemaphore(max(1, int(os.environ.get("WGAN_MAX_TRAINERS", "2"))))
+
+def slot() -> RunSlot:
+    if "train.slot" not in st.session_state:
+        st.session_state["train.slot"] = RunSlot()
+        registry().register(st.session_state["train.slot"])
+    return st.session_state["train.slot"]
+
+
+def store() -> FolderRuns | SessionRuns:
+    """Where Save puts runs: checkpoints/runs/ locally; this session only on a shared host."""
+    if "train.store" not in st.session_state:
+        if hosting().hosted:
+            st.session_state["train.store"] = SessionRuns(hosting().saved_runs, hosting().saved_bytes)
+        else:
+            st.session_state["train.store"] = FolderRuns(Path(st.session_state.get("train.runs_dir") or RUNS_DIR))
+    return st.session_state["train.store"]
+
+
+def data_root() -> str:
+    """Where MNIST files live: the session's override (tests), $WGAN_DATA_ROOT, or the project's data/."""
+    return str(st.session_state.get("train.data_root") or os.environ.get("WGAN_DATA_ROOT") or DATA_ROOT)
 
 
 def device():
@@ -80,25 +117,20 @@ def device():
     if "train.device" not in st.session_state:
         try:
             chosen = pick_device(os.environ.get("WGAN_DEVICE", "auto"))
-        except RuntimeError as error:
-            st.warning(f"{error}; using the best device found instead.")
+        except (RuntimeError, ValueError) as error:
+            st.session_state["train.device_warning"] = f"{error}; using the best device found instead."
             chosen = pick_device("auto")
         st.session_state["train.device"] = chosen
     return st.session_state["train.device"]
 
 
-def chunk_seconds() -> float:
-    """Training time per tick: short on a CPU so Pause and redraws stay quick, longer on a GPU."""
+def limits() -> RunLimits:
+    return RunLimits(hosting().max_run_iterations, hosting().max_run_seconds)
+
+
+def tick_seconds() -> float:
     override = st.session_state.get("train.chunk_seconds")
-    if override is not None:
-        return float(override)
-    return 0.8 if device().type == "cuda" else 0.4
-
-
-def tick_interval() -> float:
-    """Seconds between ticks: a little more than a tick takes, so ticks never queue up behind each other."""
-    last = st.session_state.get("train.tick_wall", chunk_seconds() + 0.6)  # a guess until a tick is timed
-    return min(5.0, max(0.5, 1.3 * last))
+    return float(override) if override is not None else TICK_TRAIN_SECONDS.get(device().type, 1.0)
 
 
 # --- settings --------------------------------------------------------------------------------------------
@@ -107,41 +139,43 @@ def tick_interval() -> float:
 def settings_form() -> tuple[TrainConfig | None, dict]:
     """Widgets for a new run; returns (config or None when a value is bad, run options)."""
     left, right = st.columns(2)
-    dataset = left.selectbox(
+    presets = sorted(PRESETS, key=lambda name: name != DEFAULT_PRESET)
+    preset_name = left.selectbox("Preset", presets, format_func=lambda p: PRESET_LABELS.get(p, p), key="train.preset")
+    dataset = right.selectbox(
         "Dataset",
         list(DATASET_LABELS),
         format_func=DATASET_LABELS.get,
         key="train.dataset",
         help="Without internet, MNIST and Fashion-MNIST fall back to the offline digits (the page says so).",
     )
-    preset_name = right.selectbox("Preset", list(PRESETS), format_func=PRESET_LABELS.get, key="train.preset")
     compare = left.toggle(
         "Compare on the same seed: train a GAN baseline in lockstep",
         key="train.compare",
         help="The same run with the seed's four changes undone (log loss, no clipping, Adam with momentum): "
         "same initial weights, same real batches in the same order, same noise.",
     )
-    target_epochs = right.number_input("Epochs to train", 0.1, 1000.0, 30.0, step=1.0, key="train.epochs")
+    target_epochs = right.number_input(
+        "Epochs to train", 0.1, 1000.0, DEFAULT_TARGET_EPOCHS, step=1.0, key="train.epochs"
+    )
     snapshot_every = right.number_input(
         "Snapshot every N generator iterations",
         1,
         100_000,
-        25,
+        DEFAULT_SNAPSHOT_EVERY,
         key="train.snapshot_every",
         help="Sample grids from the fixed noise (for the scrubber) and the held-out check are taken this often.",
     )
     base = PRESETS[preset_name]
-    suggested = cpu_suggestions(base)
+    suggested = page_defaults(base, device())
     if suggested:
-        reasons = []
-        if "batch_size" in suggested:
-            reasons.append(
-                f"batch 64 instead of the preset's {base.batch_size} ({base.batch_size // 64}x more generator "
-                "updates per second, so digit-like samples appear within minutes)"
-            )
-        if "precision" in suggested:
-            reasons.append("bf16 autocast (this CPU has AMX: about 1.5-2x faster; weights stay fp32)")
-        st.info("No GPU here, so the run starts with " + " and ".join(reasons) + ". Change them under Advanced.")
+        st.info(
+            "No GPU here, so the run starts with "
+            + ", ".join(f"**{key} = {value}**" for key, value in suggested.items())
+            + " instead of the preset's "
+            + ", ".join(f"{key} = {getattr(base, key)}" for key in suggested)
+            + " (bf16 needs an AMX CPU: about twice as fast, weights stay fp32; batch 64: many more generator "
+            "updates per second, so digits form within minutes). Change them under Advanced."
+        )
     overrides = []
     with st.expander("Advanced: every hyperparameter (the preset's value is shown beside each)"):
         columns = st.columns(3)
@@ -166,25 +200,12 @@ def settings_form() -> tuple[TrainConfig | None, dict]:
     options = {"compare": compare, "target_epochs": float(target_epochs), "snapshot_every": int(snapshot_every)}
     try:
         config = apply_overrides(base, [*overrides, f"dataset={dataset}"])
-    except ValueError as error:
+    except ConfigError as error:
         st.error(str(error))
         return None, options
     if overrides:
         st.caption("Changed from the preset: " + ", ".join(overrides))
     return config, options
-
-
-def cpu_suggestions(base: TrainConfig) -> dict:
-    """Starting values that differ from the preset on a CPU: batch 64 (measured: at batch 512 a 2-core CPU
-    manages ~1 generator iteration per second and shows noise after two minutes; at 64, pen strokes)."""
-    if device().type != "cpu":
-        return {}
-    suggested = {}
-    if base.batch_size > 64:
-        suggested["batch_size"] = 64
-    if base.precision == "fp32" and cpu_has_fast_bf16():
-        suggested["precision"] = "bf16"
-    return suggested
 
 
 def _same_float(text: str, value: float) -> bool:
@@ -195,20 +216,22 @@ def _same_float(text: str, value: float) -> bool:
 
 
 def begin(config: TrainConfig, options: dict) -> None:
-    """Load the data (falling back to the offline digits) and start a fresh run, paused=False."""
+    """Load the data (falling back to the offline digits) and start a fresh run."""
     try:
-        data, used, note = cached_images(config.dataset, data_root(), config.split)
-        if used != config.dataset:
-            config = apply_overrides(config, [f"dataset={used}"])
         with st.spinner("Building the models..."):
-            run = start_run(
-                config, data, device(), options["compare"], options["target_epochs"], options["snapshot_every"], note
-            )
-    except (DataUnavailableError, ValueError) as error:
+            run = start_run(config, data_root(), device(), limits=limits(), images=cached_images, **options)
+    except DataUnavailableError as error:
         st.session_state["train.error"] = str(error)
         return
-    st.session_state["train.run"] = run
-    st.session_state["train.running"] = True
+    place(run, running=True)
+
+
+def place(run: LiveRun, running: bool) -> None:
+    """Make `run` this session's run."""
+    current = slot()
+    current.run, current.running, current.released_note = run, running, None
+    if running:
+        run.start_clock()
     st.session_state.pop("train.error", None)
 
 
@@ -216,96 +239,36 @@ def begin(config: TrainConfig, options: dict) -> None:
 
 
 def pause() -> None:
-    st.session_state["train.running"] = False
+    current = slot()
+    current.running = False
+    if current.run is not None:
+        current.run.stop_clock()
 
 
-def resume() -> None:
-    run = st.session_state.get("train.run")
-    st.session_state["train.running"] = run is not None and not run.done
+def resume(lr_scale: float = 1.0) -> None:
+    current = slot()
+    if current.run is None:
+        return
+    current.run.clear_problem(lr_scale)
+    current.running = not current.run.done
+    if current.running:
+        current.run.start_clock()
 
 
 def step() -> None:
-    run = st.session_state.get("train.run")
+    pause()
+    run = slot().run
     if run is not None:
-        st.session_state["train.running"] = False
+        run.clear_problem()
         run.tick(0.0, max_iterations=1)
 
 
 def reset() -> None:
-    for key in ("train.run", "train.running", "train.saved", "train.error", "train.tick_wall"):
+    pause()
+    current = slot()
+    current.run = None
+    for key in ("train.saved", "train.error"):
         st.session_state.pop(key, None)
-
-
-# --- charts ------------------------------------------------------------------------------------------------
-
-
-def _line(fig: go.Figure, x, y, name: str, **style) -> None:
-    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, **style))
-
-
-def _layout(fig: go.Figure, title: str, y_title: str, marker: int | None) -> go.Figure:
-    if marker is not None:
-        fig.add_vline(x=marker, line_dash="dot", line_color="gray")
-    fig.update_layout(
-        title=title,
-        xaxis_title="generator iteration",
-        yaxis_title=y_title,
-        height=320,
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.25),
-    )
-    return fig
-
-
-def smoothed_figure(
-    columns: dict, name: str, title: str, window: int, marker: int | None, reference: float | None = None
-) -> go.Figure:
-    """One metric against generator iterations: raw (faint) and running median (bold)."""
-    x, y = columns.get("iteration", []), columns.get(name, [])
-    keep = thin(len(x), MAX_CHART_POINTS)
-    fig = go.Figure()
-    _line(fig, x[keep], y[keep], "raw", opacity=0.3, line=dict(width=1))
-    _line(fig, x[keep], centred_median(y, window)[keep], f"median of {window}", line=dict(width=3))
-    if reference is not None:
-        fig.add_hline(y=reference, line_dash="dash", annotation_text="log 2", line_color="firebrick")
-    return _layout(fig, title, name.replace("_", " "), marker)
-
-
-def critic_figure(columns: dict, window: int, marker: int | None) -> go.Figure:
-    x = columns.get("iteration", [])
-    keep = thin(len(x), MAX_CHART_POINTS)
-    fig = go.Figure()
-    for name, label in (("critic_real", "mean f(real)"), ("critic_fake", "mean f(fake)")):
-        _line(fig, x[keep], centred_median(columns.get(name, []), window)[keep], label)
-    return _layout(fig, "Critic mean on real and on fake images (median-smoothed)", "critic score", marker)
-
-
-def generator_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure:
-    fig = go.Figure()
-    for label, state in (("WGAN", run.state), ("GAN baseline", run.baseline)):
-        if state is None:
-            continue
-        columns = state.history.columns
-        x = columns.get("iteration", [])
-        keep = thin(len(x), MAX_CHART_POINTS)
-        _line(fig, x[keep], centred_median(columns.get("generator_loss", []), window)[keep], label)
-    return _layout(fig, "Generator loss (secondary)", "generator loss", marker)
-
-
-def holdout_figure(run: LiveRun, marker: int | None) -> go.Figure:
-    fig = go.Figure()
-    x = run.holdout["iteration"]
-    fig.add_trace(go.Scatter(x=x, y=run.holdout["w_train"], mode="lines+markers", name="training images"))
-    fig.add_trace(go.Scatter(x=x, y=run.holdout["w_holdout"], mode="lines+markers", name="held-out images"))
-    return _layout(fig, "W estimate on training vs held-out images (critic loss = minus these)", "W estimate", marker)
-
-
-def format_seconds(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "-"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
 
 
 # --- the live panel ----------------------------------------------------------------------------------------
@@ -313,30 +276,33 @@ def format_seconds(seconds: float) -> str:
 
 def draw(run: LiveRun) -> None:
     state = run.state
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric("Epoch", f"{run.epoch:.2f} / {run.target_epochs:g}")
     cols[1].metric("Generator iteration", f"{run.iteration:,}")
     cols[2].metric(
-        "Images/s",
-        f"{run.last_rate:,.0f}",
-        help="Real images through the critic per second, both runs counted when comparing.",
+        "Images/s, whole run",
+        f"{run.overall_rate():,.0f}",
+        help="Real images through the critic per second since you pressed Start, pauses excluded: training, "
+        "redrawing and waiting all counted (both runs when comparing).",
     )
-    cols[3].metric("Seconds per epoch", "-" if run.epoch == 0 else f"{run.seconds_per_epoch():,.1f}")
-    cols[4].metric("ETA", "done" if run.done else format_seconds(run.eta_seconds()))
+    cols[3].metric("Images/s, training", f"{run.last_rate:,.0f}", help="Inside the last chunk of training only.")
+    cols[4].metric("Seconds per epoch", "-" if run.epoch == 0 else f"{run.seconds_per_epoch():,.1f}")
+    cols[5].metric("ETA", "stopped" if run.done else format_seconds(run.eta_seconds()))
     st.progress(min(1.0, run.epoch / run.target_epochs))
 
     chart_area, sample_area = st.columns([3, 2])
     with sample_area:
         iterations = [snapshot.iteration for snapshot in run.snapshots]
-        if len(iterations) > 1:
+        if len(iterations) > 1 and not slot().running:
             chosen = st.select_slider(
                 "Scrub through snapshots (generator iteration)",
                 options=iterations,
                 value=iterations[-1],
-                help="Follows the newest snapshot while training runs; pause to scrub back.",
+                key="train.scrub",
+                help="Pause to scrub; while training, the newest snapshot is shown.",
             )
         else:
-            chosen = iterations[0]
+            chosen = iterations[-1]
         snapshot = run.snapshot_at(chosen)
         st.caption(f"Samples from the fixed noise at iteration {snapshot.iteration:,}")
         if snapshot.baseline_images is None:
@@ -378,48 +344,49 @@ def draw(run: LiveRun) -> None:
                 "The GAN's discriminator-based JS estimate sits near log 2 whatever the samples look like: "
                 "it says nothing about quality (WGAN paper, Figure 4)."
             )
-        st.plotly_chart(critic_figure(columns, window, marker), key="train.chart.critic")
-        if run.holdout["iteration"]:
+        more = st.selectbox(
+            "More charts",
+            ["critic means", "held-out check", "generator loss", "quality (FID-MNIST)", "none"],
+            key="train.more",
+            help="One at a time, so each redraw stays quick while the run trains.",
+        )
+        if more == "critic means":
+            st.plotly_chart(critic_figure(columns, window, marker), key="train.chart.critic")
+        elif more == "held-out check":
             st.plotly_chart(holdout_figure(run, marker), key="train.chart.holdout")
             st.caption(
                 "Held-out images are never shown to the critic. A growing gap between the two curves means "
                 "the critic memorises its training images (WGAN-GP, section 5)."
             )
-        with st.expander("Generator loss (secondary)"):
+        elif more == "generator loss":
             st.plotly_chart(generator_figure(run, window, marker), key="train.chart.generator")
             st.caption(
                 "Shifting the critic by a constant shifts the generator loss too, so its level means "
                 "nothing for a WGAN; watch the W estimate instead."
             )
-        quality_on = st.toggle(
-            "Measure quality: FID-MNIST and digit coverage (about 1 s per evaluation on a CPU)",
-            value=device().type == "cuda",
-            key="train.quality_on",
-        )
-        if quality_on:
+        elif more == "quality (FID-MNIST)":
+            st.caption("Evaluates 1,000 samples every 100 iterations: about a second each on a CPU.")
             render_quality_section(run.state, run.baseline, key="train.quality")
 
 
 def live_panel() -> None:
-    run = st.session_state.get("train.run")
+    current = slot()
+    run = current.run
     if run is None:
         return
-    start = time.perf_counter()
-    if st.session_state.get("train.running"):
-        slots = trainer_slots()
-        if slots.acquire(timeout=chunk_seconds()):
+    if current.running:
+        slots = trainer_slots(hosting().max_trainers)
+        if slots.acquire(timeout=tick_seconds()):
             try:
-                run.tick(chunk_seconds())
+                run.tick(tick_seconds())
             finally:
                 slots.release()
         else:
             st.caption("Other runs are using every training slot on this server; this one waits its turn.")
         if run.done:
-            st.session_state["train.running"] = False
+            pause()
             st.rerun()  # the whole page, so the timer stops and the buttons say Resume
     draw(run)
-    # Training plus drawing: the next full rerun sets run_every a little above it (see tick_interval).
-    st.session_state["train.tick_wall"] = time.perf_counter() - start
 
 
 # --- save and load -----------------------------------------------------------------------------------------
@@ -427,31 +394,20 @@ def live_panel() -> None:
 
 def save_section(run: LiveRun) -> None:
     st.subheader("Save, download, load")
+    runs = store()
+    st.caption(f"Saved runs are {runs.describe()}.")
     left, right = st.columns(2)
     with left:
-        name = st.text_input("Run name", value=f"{run.state.config.preset}-run", key="train.save_name")
-        if st.button("Save to checkpoints/", key="train.save"):
-            safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-")
-            if not safe:
-                st.error("Give the run a name made of letters, digits, '-', '_' or '.'.")
-            else:
-                card = {
-                    "made_by": "Training page",
-                    "data": run.state.data.source,
-                    "device": describe_device(run.state.device),
-                    "wall_seconds": run.state.wall_seconds,
-                }
-                path = save_checkpoint(run.state, runs_dir() / f"{safe}.pt", card=card)
-                if run.baseline is not None:
-                    save_checkpoint(run.baseline, runs_dir() / f"{safe}-gan-baseline.pt", card=card)
-                st.session_state["train.saved"] = str(path)
+        name = st.text_input("Run name", value=default_run_name(run.state.config), key="train.save_name")
+        if st.button("Save", key="train.save"):
+            save(run, name)
         saved = st.session_state.get("train.saved")
-        if saved and Path(saved).is_file():
-            st.success(f"Saved {saved} at iteration {run.iteration:,}.")
+        if saved in runs.names():
+            st.success(f"Saved {saved}.")
             st.download_button(
                 "Download the checkpoint",
-                Path(saved).read_bytes(),
-                file_name=Path(saved).name,
+                runs.data(saved),
+                file_name=f"{saved}.pt",
                 mime="application/octet-stream",
                 key="train.download",
             )
@@ -459,48 +415,56 @@ def save_section(run: LiveRun) -> None:
         load_section(replace_current=True)
 
 
+def save(run: LiveRun, name: str) -> None:
+    runs, card = store(), run_card(run, "Training page")
+    try:
+        saved = runs.save(name, run.state, card)
+        if run.baseline is not None:
+            runs.save(baseline_run_name(saved), run.baseline, card)
+    except (ValueError, StorageFull) as error:
+        st.error(str(error))
+        return
+    st.session_state["train.saved"] = saved
+
+
 def load_section(replace_current: bool = False) -> None:
     """Pick a saved full run (or upload one) and resume it; bad files show the library's one-line error."""
-    folder = runs_dir()
-    saved = sorted(folder.glob("*.pt")) if folder.is_dir() else []
-    choice = st.selectbox(
-        "Saved runs", [None, *saved], format_func=lambda p: "-" if p is None else p.name, key="train.load_choice"
-    )
+    runs = store()
+    choice = st.selectbox("Saved runs", [None, *runs.names()], format_func=lambda n: n or "-", key="train.load_choice")
     upload = st.file_uploader("...or upload a checkpoint (.pt)", type=["pt"], key="train.upload")
     label = "Load and resume (replaces the current run)" if replace_current else "Load and resume"
-    if st.button(label, key="train.load", disabled=choice is None and upload is None):
+    buttons = st.columns(2)
+    if buttons[0].button(label, key="train.load", disabled=choice is None and upload is None):
         try:
-            if upload is not None:
-                # Read through the same loader (torch.load weights_only=True: tensors and primitives only).
-                with tempfile.TemporaryDirectory() as folder_name:
-                    path = Path(folder_name) / "upload.pt"
-                    path.write_bytes(upload.getvalue())
-                    try:
-                        checkpoint = load_checkpoint(path)
-                    except CheckpointError as error:
-                        raise CheckpointError(str(error).replace(str(path), upload.name)) from None
-            else:
-                checkpoint = load_checkpoint(choice)
-            data, used, note = cached_images(checkpoint.config.dataset, data_root(), checkpoint.config.split)
-            state = restore_state(checkpoint, data, device())
+            # Read through the one safe loader (torch.load weights_only=True: tensors and primitives only).
+            checkpoint = read_checkpoint_bytes(upload.getvalue(), upload.name) if upload else runs.load(choice)
+            run = resume_run(checkpoint, data_root(), device(), limits=limits(), images=cached_images)
         except (CheckpointError, DataUnavailableError) as error:
             st.error(str(error))
             return
         reset()
-        st.session_state["train.run"] = LiveRun(state, None, max(30.0, math.ceil(state.epoch) + 10), 25, note)
-        st.session_state["train.running"] = False
+        place(run, running=False)
+        st.rerun()
+    if isinstance(runs, SessionRuns) and choice is not None and buttons[1].button("Delete", key="train.delete"):
+        runs.delete(choice)
         st.rerun()
 
 
 # --- the page ----------------------------------------------------------------------------------------------
 
+registry().sweep(hosting().idle_release_seconds)  # any visitor's page run frees runs idle for too long
 st.title("Train a WGAN")
 st.caption(
-    f"Training on {describe_device(device())}. Each tick trains about {chunk_seconds():.1f} s, then the "
-    "charts redraw; the run lives in this browser tab's session and survives switching pages."
+    f"Training on {describe_device(device())}; each tick trains about {tick_seconds():.1f} s, then the charts "
+    f"redraw. The run lives in this browser tab's session and survives switching pages. {hosting().describe()}."
 )
+if "train.device_warning" in st.session_state:
+    st.warning(st.session_state["train.device_warning"])
 
-run: LiveRun | None = st.session_state.get("train.run")
+current = slot()
+if current.released_note:
+    st.warning(current.released_note)
+run = current.run
 if run is None:
     config, options = settings_form()
     if st.button("Start", type="primary", key="train.start", disabled=config is None):
@@ -511,7 +475,7 @@ if run is None:
     with st.expander("Load a saved run"):
         load_section()
 else:
-    running = bool(st.session_state.get("train.running"))
+    running = current.running
     buttons = st.columns([1, 1, 1, 4])
     if running:
         buttons[0].button("Pause", key="train.pause", on_click=pause, type="primary")
@@ -520,12 +484,20 @@ else:
     buttons[1].button("Step", key="train.step", on_click=step, help="Pause and train one generator iteration.")
     buttons[2].button("Reset", key="train.reset", on_click=reset, help="Discard this run and choose new settings.")
     config = run.state.config
+    lockstep = ", with a GAN baseline in lockstep" if run.baseline else ""
     buttons[3].caption(
-        f"{'Training' if running else 'Paused'}: preset **{config.preset}**, objective {config.objective}, "
-        f"{config.dataset} ({len(run.state.data):,} training images), batch {config.batch_size}, "
-        f"n_critic {config.n_critic}" + (", with a GAN baseline in lockstep" if run.baseline else "")
+        f"{'Training' if running else 'Paused'}: preset **{config.preset}**, {config.arch} models, objective "
+        f"{config.objective}, {config.dataset} ({len(run.state.data):,} training images), batch "
+        f"{config.batch_size}, n_critic {config.n_critic}{lockstep}"
     )
+    if run.problem:
+        st.error(run.problem)
+        retry = st.columns([1, 1, 3])
+        retry[0].button("Resume as it is", key="train.retry", on_click=resume)
+        retry[1].button("Resume with half the learning rates", key="train.retry_half", on_click=resume, args=(0.5,))
+    elif run.done:
+        st.info(f"This run {run.stop_reason}. Save or download it, or Reset for a new one.")
     with st.expander("This run's hyperparameters"):
         st.json(config.to_dict(), expanded=False)
-    st.fragment(live_panel, run_every=tick_interval() if running else None)()
+    st.fragment(live_panel, run_every=RERUN_EVERY if running else None)()
     save_section(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,17 @@ from wgan.smoothing import centred_median
 
 @pytest.fixture(scope="module")
 def small_data(mnist_root: Path):
-    return load_images("mnist", root=mnist_root, split="train", download=False)
+    """The tests' MNIST files, loaded once; `start_run` receives them through its `images` hook."""
+    data = load_images("mnist", root=mnist_root, split="train", download=False)
+    return lambda dataset, root, split: (data, dataset, None)
 
 
 def small_config(**changes):
     return preset("seed", batch_size=16, holdout_size=100, **changes)
+
+
+def begin(config, images, **options) -> LiveRun:
+    return start_run(config, "unused", "cpu", images=images, **options)
 
 
 def test_baseline_undoes_the_four_changes_and_keeps_the_rest():
@@ -33,7 +40,7 @@ def test_baseline_undoes_the_four_changes_and_keeps_the_rest():
 
 
 def test_lockstep_baseline_sees_the_same_batches_and_noise(small_data):
-    run = start_run(small_config(), small_data, compare=True, snapshot_every=2)
+    run = begin(small_config(), small_data, compare=True, snapshot_every=2)
     assert torch.equal(run.state.fixed_noise, run.baseline.fixed_noise)
     for _ in range(3):
         run.tick(0.0, max_iterations=2)
@@ -46,7 +53,7 @@ def test_lockstep_baseline_sees_the_same_batches_and_noise(small_data):
 
 
 def test_snapshots_and_holdout_checks_follow_the_iterations(small_data):
-    run = start_run(small_config(), small_data, snapshot_every=2, target_epochs=100)
+    run = begin(small_config(), small_data, snapshot_every=2, target_epochs=100)
     assert [s.iteration for s in run.snapshots] == [0]
     for _ in range(3):
         run.tick(0.0, max_iterations=2)
@@ -59,7 +66,7 @@ def test_snapshots_and_holdout_checks_follow_the_iterations(small_data):
 
 def test_snapshots_stay_bounded(small_data, monkeypatch):
     monkeypatch.setattr(live, "MAX_SNAPSHOTS", 4)
-    run = start_run(small_config(), small_data, snapshot_every=1, target_epochs=100)
+    run = begin(small_config(), small_data, snapshot_every=1, target_epochs=100)
     for _ in range(8):
         run.tick(0.0, max_iterations=1)
     iterations = [s.iteration for s in run.snapshots]
@@ -68,11 +75,11 @@ def test_snapshots_stay_bounded(small_data, monkeypatch):
 
 def test_run_stops_at_the_target_epochs(small_data):
     config = small_config()
-    run: LiveRun = start_run(config, small_data, target_epochs=0.05)
+    run: LiveRun = begin(config, small_data, target_epochs=0.05)
     while run.tick(0.0, max_iterations=1):
         pass
     assert run.done and run.snapshots[-1].iteration == run.iteration
-    assert run.epoch >= 0.05
+    assert run.epoch >= 0.05 and "target of 0.05 epochs" in run.stop_reason
 
 
 def test_missing_mnist_falls_back_to_the_offline_digits(tmp_path, monkeypatch):
@@ -99,3 +106,96 @@ def test_median_smooth_and_thin():
     assert centred_median([], 101).size == 0
     assert len(range(10_000)[thin(10_000, 2000)]) <= 2000
     assert thin(10, 2000) == slice(None, None, 1)
+
+
+def test_caps_of_a_host_stop_a_run(small_data):
+    run = begin(small_config(), small_data, limits=live.RunLimits(max_iterations=3))
+    assert run.tick(0.0, max_iterations=10) == 3  # never past the cap
+    assert run.done and "3 generator iterations" in run.stop_reason and run.tick(0.0) == 0
+    timed = begin(small_config(), small_data, limits=live.RunLimits(max_seconds=1e-9))
+    timed.tick(0.0, max_iterations=1)
+    assert timed.done and "training minutes" in timed.stop_reason
+
+
+def test_a_diverging_run_stops_keeps_its_last_finite_state_and_resumes(small_data):
+    run = begin(small_config(), small_data, compare=True)
+    run.tick(0.0, max_iterations=2)
+    good = {k: v.clone() for k, v in run.state.generator.state_dict().items()}
+    rows, iteration = len(run.state.history), run.iteration
+    # An absurd learning rate and no clipping: the next chunk produces NaN or inf.
+    live.scale_learning_rates(run.state, 1e30)
+    run.state.config = replace(run.state.config, clip_value=0.0)
+    assert run.tick(0.0, max_iterations=3) == 0
+    assert run.done and "diverged" in run.problem and "lower the learning rates" in run.problem
+    assert run.iteration == iteration and len(run.state.history) == rows  # rolled back, history included
+    assert run.baseline.iteration == iteration  # still in lockstep
+    for key, value in run.state.generator.state_dict().items():
+        assert torch.equal(value, good[key]), key
+    run.clear_problem(lr_scale=1e-30)  # "resume with lower learning rates": on from the kept state
+    assert run.state.config.lr_critic == pytest.approx(2e-4)
+    run.state.config = replace(run.state.config, clip_value=0.01)
+    assert not run.done and run.tick(0.0, max_iterations=2) == 2 and run.problem is None
+
+
+def test_the_baseline_diverging_rolls_back_the_wgan_too(small_data):
+    run = begin(small_config(), small_data, compare=True)
+    run.tick(0.0, max_iterations=1)
+    for group in run.baseline.critic_optimizer.param_groups + run.baseline.generator_optimizer.param_groups:
+        group["lr"] = 1e30
+    assert run.tick(0.0, max_iterations=3) == 0
+    assert run.problem.startswith("The GAN baseline: training diverged")
+    assert run.iteration == run.baseline.iteration == 1
+
+
+def test_scaling_learning_rates_reaches_the_optimisers_and_the_config(small_data):
+    run = begin(small_config(), small_data)
+    live.scale_learning_rates(run.state, 0.5)
+    assert run.state.config.lr_critic == pytest.approx(1e-4) and run.state.config.lr_generator == pytest.approx(1e-4)
+    assert all(g["lr"] == pytest.approx(1e-4) for g in run.state.critic_optimizer.param_groups)
+
+
+def test_whole_run_rate_counts_wall_time_between_ticks(small_data, monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
+    run = begin(small_config(), small_data)
+    run.start_clock()
+    run.tick(0.0, max_iterations=2)
+    clock[0] += 10.0  # ten seconds of ticks, drawing and waiting
+    assert run.overall_rate() == pytest.approx(2 * 16 / 10.0)
+    run.stop_clock()
+    clock[0] += 1000.0  # paused time does not count
+    assert run.overall_rate() == pytest.approx(2 * 16 / 10.0)
+
+
+def test_the_registry_releases_only_runs_paused_for_too_long(small_data, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
+    registry = live.RunRegistry()
+    idle, busy, kept = live.RunSlot(), live.RunSlot(running=True), live.RunSlot()
+    for slot in (idle, busy, kept):
+        slot.run = begin(small_config(), small_data)
+        registry.register(slot)
+    clock[0] = 100.0
+    kept.run.touch()  # used a moment ago
+    clock[0] = 130.0
+    assert registry.sweep(idle_seconds=60.0) == 1
+    assert idle.run is None and "released after 1 minutes paused" in idle.released_note
+    assert busy.run is not None and kept.run is not None and len(registry) == 2
+    assert registry.sweep(idle_seconds=0.0) == 0  # 0 = never
+
+
+def test_a_resumed_run_that_falls_back_to_the_offline_digits_says_so_in_its_config(small_data, tmp_path):
+    from wgan.checkpoint import load_checkpoint, save_checkpoint
+
+    run = begin(small_config(dataset="mnist"), small_data)
+    path = save_checkpoint(run.state, tmp_path / "run.pt")
+    data = small_data("x", "y", "z")[0]
+    resumed = live.resume_run(load_checkpoint(path), "nowhere", images=lambda d, r, s: (data, "digits-offline", "note"))
+    assert resumed.state.config.dataset == "digits-offline" and resumed.data_note == "note"
+
+
+def test_page_defaults_on_a_cpu(monkeypatch):
+    monkeypatch.setattr(live, "cpu_has_fast_bf16", lambda: True)
+    assert live.page_defaults(preset("seed"), torch.device("cpu")) == {"precision": "bf16", "batch_size": 64}
+    monkeypatch.setattr(live, "cpu_has_fast_bf16", lambda: False)
+    assert live.page_defaults(preset("gp"), torch.device("cpu")) == {}

@@ -23,6 +23,7 @@ from torch import nn
 from wgan.config import TrainConfig
 from wgan.data import ImageData
 from wgan.models import Generator, build_generator
+from wgan.paths import SHIPPED_DIR
 from wgan.train import History, TrainState, build_models, init_state
 
 FORMAT = "wgan-checkpoint"
@@ -202,8 +203,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return checkpoint
 
 
-SHIPPED_DIR = Path("checkpoints")  # committed, generator-only checkpoints with a card each
-RUNS_DIR = SHIPPED_DIR / "runs"  # users' own runs (the Training page and the CLI save there)
 
 
 def find_checkpoints(folder: str | Path = SHIPPED_DIR) -> list[Path]:

@@ -28,7 +28,6 @@ from wgan.data import to_unit_range
 
 FORMAT = "wgan-mnist-classifier"
 FORMAT_VERSION = 1
-SHIPPED_CLASSIFIER = "checkpoints/classifier/mnist-classifier.pt"  # kept apart from the GAN checkpoints
 FEATURE_DIM = 128  # size of the penultimate layer, the space FID-MNIST is computed in
 N_CLASSES = 10
 

@@ -22,11 +22,11 @@ from wgan.checkpoint import (
     restore_state,
     save_checkpoint,
 )
-from wgan.classifier import SHIPPED_CLASSIFIER
 from wgan.config import DATASETS, PRESETS, ConfigError, apply_overrides, preset
 from wgan.data import DataUnavailableError, load_images
 from wgan.device import configure_cpu_threads, describe_device, pick_device
 from wgan.live import cpu_training_defaults
+from wgan.paths import DATA_ROOT, RUNS_DIR, SHIPPED_CLASSIFIER
 from wgan.sampling import generate, grid, noise_from_seed, save_png
 from wgan.train import TrainingDiverged, TrainState, init_state, train_chunk
 
@@ -61,10 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", choices=sorted(PRESETS), default="seed")
     train.add_argument("--dataset", choices=DATASETS, default=None, help="default: the preset's (mnist)")
     train.add_argument("--split", choices=("train", "test"), default=None, help="MNIST split to train on")
-    train.add_argument("--data-root", default="data", help="folder holding MNIST/raw (downloaded there if absent)")
+    train.add_argument("--data-root", default=str(DATA_ROOT), help="folder with MNIST/raw (downloaded there if absent)")
     train.add_argument("--epochs", type=float, default=1.0, help="train until this many passes over the data")
     train.add_argument("--steps", type=int, default=None, help="generator iterations to add (overrides --epochs)")
-    train.add_argument("--out", default="checkpoints/runs/run.pt", help="checkpoint to write")
+    train.add_argument("--out", default=str(RUNS_DIR / "run.pt"), help="checkpoint to write")
     train.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     train.add_argument("--force", action="store_true", help="start afresh even if --out exists (overwrites it)")
     train.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure FID-MNIST every N generator iterations (saved in the checkpoint; 0 = never)",
     )  # fmt: skip
     train.add_argument("--fid-samples", type=int, default=2000, help="generated samples per FID-MNIST measurement")
-    train.add_argument("--classifier", default=SHIPPED_CLASSIFIER, help="the FID-MNIST feature network")
+    train.add_argument("--classifier", default=str(SHIPPED_CLASSIFIER), help="the FID-MNIST feature network")
     train.add_argument("--print-config", action="store_true", help="print the config and exit")
     train.set_defaults(handler=command_train)
 
@@ -289,9 +289,9 @@ def add_quality_commands(commands: argparse._SubParsersAction) -> None:
     classifier = commands.add_parser(
         "classifier", help="train the small MNIST classifier whose features FID-MNIST uses, and save it"
     )
-    classifier.add_argument("--out", default=SHIPPED_CLASSIFIER)
+    classifier.add_argument("--out", default=str(SHIPPED_CLASSIFIER))
     classifier.add_argument(
-        "--data-root", default="data", help="folder holding MNIST/raw with the test split (t10k files)"
+        "--data-root", default=str(DATA_ROOT), help="folder holding MNIST/raw with the test split (t10k files)"
     )
     classifier.add_argument("--epochs", type=int, default=15)
     classifier.add_argument("--seed", type=int, default=0)
@@ -306,9 +306,9 @@ def add_quality_commands(commands: argparse._SubParsersAction) -> None:
         "eval", help="FID-MNIST, class coverage and top-class share of a checkpoint's samples"
     )
     evaluate.add_argument("--checkpoint", required=True)
-    evaluate.add_argument("--classifier", default=SHIPPED_CLASSIFIER)
+    evaluate.add_argument("--classifier", default=str(SHIPPED_CLASSIFIER))
     evaluate.add_argument("--n", type=int, default=10000, help="generated samples (and at most this many real)")
-    evaluate.add_argument("--data-root", default="data", help="folder holding MNIST/raw (the real reference set)")
+    evaluate.add_argument("--data-root", default=str(DATA_ROOT), help="folder with MNIST/raw (the real reference set)")
     evaluate.add_argument("--dataset", choices=DATASETS, default="mnist")
     evaluate.add_argument("--split", choices=("train", "test"), default="test")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated samples' noise")

@@ -144,7 +144,11 @@ def _download(dataset: str, root: Path, split: str) -> None:
 
 
 class DeviceDataset:
-    """Training images resident on the device, with a held-out part the critic never trains on."""
+    """Training images resident on the device, with a held-out part the critic never trains on.
+
+    The images themselves are not copied on the CPU: every run on one dataset (every visitor of a hosted
+    app) reads the same read-only tensor through its own permutation of indices.
+    """
 
     def __init__(self, data: ImageData, device: torch.device, holdout_size: int, seed: int) -> None:
         if len(data) <= holdout_size:
@@ -156,17 +160,23 @@ class DeviceDataset:
         order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
         train_index, holdout_index = order[holdout_size:], order[:holdout_size]
         self.source = data.source
-        self.images = data.images[train_index].to(device).contiguous()  # uint8 [N, 1, 28, 28]
+        self.all_images = data.images.to(device)  # uint8 [N_all, 1, 28, 28]; no copy when already there
+        self.train_index = train_index.to(device)  # [N] positions of the training images in all_images
         self.holdout_images = data.images[holdout_index].to(device)
         self.device = device
 
     def __len__(self) -> int:
-        return self.images.shape[0]
+        return self.train_index.shape[0]
+
+    @property
+    def images(self) -> torch.Tensor:
+        """The training images, uint8 [N, 1, 28, 28] (a copy: for one-off uses such as FID references)."""
+        return self.all_images[self.train_index]
 
     def sample(self, batch_size: int, generator: torch.Generator) -> torch.Tensor:
         """A batch of float images in [-1, 1], shape [B, 1, 28, 28], drawn with replacement on the device."""
         index = torch.randint(len(self), (batch_size,), device=self.device, generator=generator)
-        return to_unit_range(self.images[index])
+        return to_unit_range(self.all_images[self.train_index[index]])
 
     def holdout(self) -> torch.Tensor:
         return to_unit_range(self.holdout_images)

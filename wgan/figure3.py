@@ -13,9 +13,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+from wgan.paths import FIGURE3_FILE
+
 KIND = "wgan-figure3"  # the format marker
 VERSION = 1
-DEFAULT_PATH = "checkpoints/figure3.json"
+DEFAULT_PATH = FIGURE3_FILE
 RUNS = ("wgan", "gan")
 RUN_KEYS = frozenset({"history", "points", "spearman", "curve"})
 

@@ -9,10 +9,12 @@ environment variable; the defaults below are what a 2-core, 2.7 GB host survives
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from wgan.paths import PROJECT_ROOT
+
 COMMUNITY_CLOUD_ROOT = Path("/mount/src")
 
 
@@ -80,3 +82,19 @@ HOSTED = Hosting(
     saved_runs=3,
     saved_bytes=64 << 20,
 )
+
+
+_trainer_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+def trainer_slots(max_trainers: int) -> threading.BoundedSemaphore:
+    """The process's one semaphore for `max_trainers` concurrent trainers, shared by every session.
+
+    A tick trains only while it holds a slot, so a hosted server's cores are not split between more
+    runs than it was told to carry (the others show that they wait their turn).
+    """
+    with _slots_lock:
+        if max_trainers not in _trainer_slots:
+            _trainer_slots[max_trainers] = threading.BoundedSemaphore(max(1, max_trainers))
+        return _trainer_slots[max_trainers]

@@ -8,17 +8,33 @@ from a fragment a few times a second; tests call the same functions directly.
 from __future__ import annotations
 
 import math
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from wgan.checkpoint import Checkpoint, restore_state
 from wgan.config import PRESETS, TrainConfig
 from wgan.data import DataUnavailableError, ImageData, load_images
-from wgan.device import cpu_has_fast_bf16
+from wgan.device import cpu_has_fast_bf16, describe_device
 from wgan.sampling import to_uint8
-from wgan.train import TrainState, evaluate_holdout, init_state, sample, thin_oldest, train_chunk
+from wgan.train import (
+    TrainingDiverged,
+    TrainState,
+    capture,
+    evaluate_holdout,
+    init_state,
+    roll_back,
+    sample,
+    thin_oldest,
+    train_chunk,
+)
 
 MAX_HOLDOUT_POINTS = 1_000  # held-out checks kept per run (thinned like the history)
 MAX_SNAPSHOTS = 120  # 64 uint8 28x28 grids each (~50 kB, twice with a baseline); thinned when exceeded
@@ -84,19 +100,40 @@ class Snapshot:
     baseline_images: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class RunLimits:
+    """Where a run stops besides its epochs: a host's caps per visitor (0 = no cap)."""
+
+    max_iterations: int = 0
+    max_seconds: float = 0.0
+
+
+# What a new run on the page looks like unless the visitor changes it.
+DEFAULT_TARGET_EPOCHS = 30.0
+DEFAULT_SNAPSHOT_EVERY = 25  # generator iterations between sample snapshots and held-out checks
+
+
 @dataclass
 class LiveRun:
     """A WGAN run (and optionally its GAN baseline in lockstep) plus what the page shows about it."""
 
     state: TrainState
     baseline: TrainState | None = None
-    target_epochs: float = 30.0
-    snapshot_every: int = 25  # generator iterations between sample snapshots (and held-out checks)
+    target_epochs: float = DEFAULT_TARGET_EPOCHS
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY
     data_note: str | None = None
+    limits: RunLimits = RunLimits()
     snapshots: list[Snapshot] = field(default_factory=list)
     # Held-out check per snapshot: iteration, W estimate on training images and on held-out images.
     holdout: dict[str, list[float]] = field(default_factory=lambda: {"iteration": [], "w_train": [], "w_holdout": []})
-    last_rate: float = 0.0  # real images per second over the last tick, both runs counted
+    last_rate: float = 0.0  # real images per second inside the last tick's training, both runs counted
+    problem: str | None = None  # why the run stopped by itself (divergence), for the page to say
+    # Wall-clock accounting while the run is meant to be training (ticks, drawing and waiting included),
+    # so the page can show the rate a visitor actually gets, not only the rate inside a chunk.
+    running_seconds: float = 0.0
+    running_images: int = 0
+    running_since: float | None = None
+    last_active: float = field(default_factory=lambda: time.monotonic())
 
     def __post_init__(self) -> None:
         if not self.snapshots:
@@ -111,8 +148,21 @@ class LiveRun:
         return self.state.epoch
 
     @property
+    def stop_reason(self) -> str | None:
+        """Why the run cannot train further as it is, or None while it can."""
+        if self.problem:
+            return self.problem
+        if self.epoch >= self.target_epochs:
+            return f"reached its target of {self.target_epochs:g} epochs"
+        if self.limits.max_iterations and self.iteration >= self.limits.max_iterations:
+            return f"reached this server's cap of {self.limits.max_iterations:,} generator iterations per run"
+        if self.limits.max_seconds and self.state.wall_seconds >= self.limits.max_seconds:
+            return f"used this server's cap of {self.limits.max_seconds / 60:g} training minutes per run"
+        return None
+
+    @property
     def done(self) -> bool:
-        return self.epoch >= self.target_epochs
+        return self.stop_reason is not None
 
     def seconds_per_epoch(self) -> float:
         """Wall seconds one epoch has taken so far (baseline included), nan before any training."""
@@ -123,27 +173,73 @@ class LiveRun:
         """Seconds left to `target_epochs` at the speed so far."""
         return max(0.0, self.target_epochs - self.epoch) * self.seconds_per_epoch()
 
+    def start_clock(self) -> None:
+        """The visitor pressed Start or Resume: wall time counts towards the whole-run rate from now."""
+        self.running_since = time.monotonic()
+        self.touch()
+
+    def stop_clock(self) -> None:
+        if self.running_since is not None:
+            self.running_seconds += time.monotonic() - self.running_since
+            self.running_since = None
+        self.touch()
+
+    def overall_rate(self) -> float:
+        """Real images per second over the whole time the run was meant to train (0 before that)."""
+        seconds = self.running_seconds + (time.monotonic() - self.running_since if self.running_since else 0.0)
+        return self.running_images / seconds if seconds > 0 else 0.0
+
+    def touch(self) -> None:
+        self.last_active = time.monotonic()
+
+    def idle_seconds(self) -> float:
+        return time.monotonic() - self.last_active
+
     def tick(self, seconds: float, max_iterations: int = 10_000) -> int:
         """Train for about `seconds` (the baseline takes the same iterations after the WGAN), then snapshot.
 
         Returns the generator iterations done. At least one iteration runs, so a slow device still moves;
-        seconds <= 0 means no time limit, just `max_iterations` (the page's Step button, tests).
+        seconds <= 0 means no time limit, just `max_iterations` (the page's Step button, tests). A chunk
+        that produces NaN or inf is undone in both runs (they stay in lockstep); `problem` then says what
+        happened and the run stops until `clear_problem`.
         """
         if self.done:
             return 0
+        self.touch()
+        if self.limits.max_iterations:
+            max_iterations = min(max_iterations, self.limits.max_iterations - self.iteration)
         share = seconds / 2 if self.baseline is not None else seconds
-        result = train_chunk(self.state, max_iterations, max_seconds=share if share > 0 else None)
-        total_seconds, images = result.seconds, result.images_per_s * result.seconds
-        if self.baseline is not None and result.iterations:
-            # Exactly as many iterations, so both runs stay on the same step (same batches, same z).
-            base = train_chunk(self.baseline, result.iterations)
-            total_seconds += base.seconds
-            images += base.images_per_s * base.seconds
+        before = capture(self.state) if self.baseline is not None else None
+        try:
+            result = train_chunk(self.state, max_iterations, max_seconds=share if share > 0 else None)
+            total_seconds, images = result.seconds, result.images_per_s * result.seconds
+            if self.baseline is not None and result.iterations:
+                # Exactly as many iterations, so both runs stay on the same step (same batches, same z).
+                base = train_chunk(self.baseline, result.iterations)
+                total_seconds += base.seconds
+                images += base.images_per_s * base.seconds
+        except TrainingDiverged as error:
+            baseline_failed = before is not None and self.state.iteration != before["counters"][0]
+            if baseline_failed:
+                roll_back(self.state, before)  # the WGAN went ahead before the baseline failed: undo it too
+            self.problem = f"{'The GAN baseline: ' if baseline_failed else ''}{error}"
+            return 0
         self.last_rate = images / total_seconds if total_seconds > 0 else 0.0
+        self.running_images += round(images)
         last = self.snapshots[-1].iteration if self.snapshots else -1
         if self.state.iteration // self.snapshot_every > last // self.snapshot_every or self.done:
             self.take_snapshot()
         return result.iterations
+
+    def clear_problem(self, lr_scale: float = 1.0) -> None:
+        """Let a stopped run train again, optionally with every learning rate scaled (e.g. 0.5).
+
+        The config records the new rates, so a saved run says what it trained with from here on.
+        """
+        self.problem = None
+        if lr_scale != 1.0:
+            for state in filter(None, (self.state, self.baseline)):
+                scale_learning_rates(state, lr_scale)
 
     def take_snapshot(self) -> None:
         """Record samples from the fixed noise and, when the run holds images out, the held-out check."""
@@ -174,21 +270,137 @@ class LiveRun:
         return chosen
 
 
+def scale_learning_rates(state: TrainState, factor: float) -> None:
+    """Multiply both optimisers' learning rates by `factor`, in the optimisers and in the config."""
+    for optimizer in (state.generator_optimizer, state.critic_optimizer):
+        for group in optimizer.param_groups:
+            group["lr"] *= factor
+    state.config = replace(
+        state.config, lr_critic=state.config.lr_critic * factor, lr_generator=state.config.lr_generator * factor
+    )
+
+
+def page_defaults(base: TrainConfig, device: torch.device) -> dict[str, Any]:
+    """The Training page's starting changes to `base` on this machine, each shown as a change.
+
+    On a CPU: this machine's fastest precision (`cpu_training_defaults`) and batch 64 instead of a larger
+    preset batch, so a visitor sees digits form within the first minutes (at batch 512 a 2-core CPU does
+    about one generator iteration per second). Nothing on a GPU.
+    """
+    changes = cpu_training_defaults(base, device)
+    if device.type == "cpu" and base.batch_size > 64:
+        changes["batch_size"] = 64
+    return changes
+
+
 def start_run(
     config: TrainConfig,
-    data: ImageData,
+    data_root: str | Path,
     device: torch.device | str = "cpu",
+    *,
     compare: bool = False,
-    target_epochs: float = 30.0,
-    snapshot_every: int = 25,
-    data_note: str | None = None,
+    target_epochs: float = DEFAULT_TARGET_EPOCHS,
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    limits: RunLimits = RunLimits(),
+    images: Callable[[str, str, str], tuple[ImageData, str, str | None]] | None = None,
 ) -> LiveRun:
-    """A fresh LiveRun of `config` on `data`; with compare=True also its GAN baseline (see baseline_config)."""
+    """A fresh LiveRun of `config`, with its data loaded from `data_root` (falling back to the offline
+    digits, and then saying so in the config as well as in `data_note`); with compare=True also its GAN
+    baseline (see baseline_config). `images` replaces `load_training_data` (a page's shared cache)."""
+    data, used, note = (images or load_training_data)(config.dataset, str(data_root), config.split)
+    if used != config.dataset:
+        config = replace(config, dataset=used)
     state = init_state(config, data, device)
     baseline = init_state(baseline_config(config), data, device) if compare else None
-    return LiveRun(state, baseline, target_epochs, max(1, snapshot_every), data_note)
+    return LiveRun(state, baseline, target_epochs, max(1, snapshot_every), note, limits)
+
+
+def resume_run(
+    checkpoint: Checkpoint,
+    data_root: str | Path,
+    device: torch.device | str = "cpu",
+    *,
+    limits: RunLimits = RunLimits(),
+    images: Callable[[str, str, str], tuple[ImageData, str, str | None]] | None = None,
+) -> LiveRun:
+    """A LiveRun that continues a saved full run (its data found as `start_run` finds it; a fallback to the
+    offline digits is written into the run's config, so later saves say what it really trained on)."""
+    config = checkpoint.config
+    data, used, note = (images or load_training_data)(config.dataset, str(data_root), config.split)
+    state = restore_state(checkpoint, data, device)
+    if used != config.dataset:
+        state.config = replace(state.config, dataset=used)
+    target = max(DEFAULT_TARGET_EPOCHS, math.ceil(state.epoch) + 10)
+    return LiveRun(state, None, target, DEFAULT_SNAPSHOT_EVERY, note, limits)
+
+
+def run_card(run: LiveRun, made_by: str) -> dict[str, Any]:
+    """The card saved with a run from the page: where it came from and what it trained on."""
+    return {
+        "made_by": made_by,
+        "data": run.state.data.source,
+        "device": describe_device(run.state.device),
+        "wall_seconds": round(run.state.wall_seconds, 1),
+    }
+
+
+def default_run_name(config: TrainConfig) -> str:
+    return f"{config.preset}-{config.arch}-run"
+
+
+def baseline_run_name(name: str) -> str:
+    """The file name of a run's GAN baseline, saved beside it."""
+    return f"{name}-gan-baseline"
 
 
 def thin(n: int, max_points: int) -> slice:
     """A stride that keeps at most about `max_points` of `n` points (charts stay light on long runs)."""
     return slice(None, None, max(1, math.ceil(n / max_points)))
+
+
+@dataclass(eq=False)  # compared and hashed by identity: the registry holds weak references to slots
+class RunSlot:
+    """One visitor's current run, held in their session; a `RunRegistry` may empty it when it idles."""
+
+    run: LiveRun | None = None
+    released_note: str | None = None  # why the run was taken away, for the page to say once
+    running: bool = False  # whether the visitor wants it training (Start/Resume vs Pause)
+
+
+class RunRegistry:
+    """Every session's RunSlot, by weak reference, so any visitor's page run can release idle runs.
+
+    A paused run in an open but forgotten tab holds its models, optimisers and history in the server's
+    memory; on a shared host, `sweep` drops those that stayed paused longer than `idle_seconds`.
+    Thread-safe: every session runs its script in a thread of its own.
+    """
+
+    def __init__(self) -> None:
+        self._slots: weakref.WeakSet[RunSlot] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def register(self, slot: RunSlot) -> None:
+        with self._lock:
+            self._slots.add(slot)
+
+    def sweep(self, idle_seconds: float) -> int:
+        """Release runs paused for more than `idle_seconds` (0 = never); returns how many."""
+        if idle_seconds <= 0:
+            return 0
+        released = 0
+        with self._lock:
+            for slot in list(self._slots):
+                run = slot.run
+                if run is not None and not slot.running and run.idle_seconds() > idle_seconds:
+                    slot.run = None
+                    slot.released_note = (
+                        f"Your run (generator iteration {run.iteration:,}) was released after "
+                        f"{idle_seconds / 60:g} minutes paused, to free this shared server's memory. "
+                        "Save or download a run to keep it."
+                    )
+                    released += 1
+        return released
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(1 for slot in self._slots if slot.run is not None)

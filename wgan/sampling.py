@@ -64,7 +64,7 @@ def grid(images: torch.Tensor | np.ndarray, columns: int | None = None, padding:
 
 
 def png_bytes(picture: np.ndarray, scale: int = 1) -> bytes:
-    """A grayscale uint8 picture as PNG bytes, optionally enlarged by pixel repetition."""
+    """A uint8 picture, grayscale [H, W] or RGB [H, W, 3], as PNG bytes, optionally enlarged by pixel repetition."""
     from PIL import Image
 
     if scale > 1:
@@ -112,3 +112,19 @@ def highlight_tile(picture: np.ndarray, index: int, columns: int, tile: int = 28
     marked[top : top + size, left : left + padding] = 255
     marked[top : top + size, left + size - padding : left + size] = 255
     return marked
+
+
+def paint(
+    picture: np.ndarray, mask: np.ndarray | torch.Tensor, colour: tuple[int, int, int] = (230, 30, 30)
+) -> np.ndarray:
+    """An RGB copy [H, W, 3] of a grayscale uint8 picture [H, W], the pixels where `mask` [H, W] is True in `colour`.
+
+    E.g. a digit with the pixels a critic cannot see (`~wgan.models.visible_pixels(critic)`) painted red.
+    """
+    gray = np.asarray(picture, dtype=np.uint8)
+    where = np.asarray(mask, dtype=bool)
+    if gray.shape != where.shape:
+        raise ValueError(f"picture {gray.shape} and mask {where.shape} differ in shape")
+    rgb = np.repeat(gray[:, :, None], 3, axis=2)
+    rgb[where] = colour
+    return rgb

@@ -334,7 +334,7 @@ class TrainingDiverged(RuntimeError):
         )
 
 
-def _capture(state: TrainState) -> dict:
+def capture(state: TrainState) -> dict:
     """What a chunk changes, copied, so a diverged chunk can be undone (a few MB; one copy per chunk)."""
     rng = {"data": state.data_rng.get_state(), "noise": state.noise_rng.get_state(), "cpu": torch.get_rng_state()}
     if state.device.type == "cuda":
@@ -351,7 +351,8 @@ def _capture(state: TrainState) -> dict:
     }
 
 
-def _roll_back(state: TrainState, saved: dict) -> None:
+def roll_back(state: TrainState, saved: dict) -> None:
+    """Put `state` back as `capture` found it."""
     state.generator.load_state_dict(saved["generator"])
     if state.generator_ema is not None:
         state.generator_ema.load_state_dict(saved["generator_ema"])
@@ -385,7 +386,7 @@ def train_chunk(
     With `guard`, NaN or inf in any metric of the chunk undoes the chunk and raises TrainingDiverged:
     the check runs once per chunk, on the host, so the step itself stays free of syncs and branches.
     """
-    saved = _capture(state) if guard else None
+    saved = capture(state) if guard else None
     start = time.perf_counter()
     images_before, done = state.real_images_seen, 0
     while done < max_iterations:
@@ -401,7 +402,7 @@ def train_chunk(
     rows_before = len(state.history)
     state.history.flush(images_per_s)
     if saved is not None and (problem := _first_non_finite(state, rows_before)) is not None:
-        _roll_back(state, saved)
+        roll_back(state, saved)
         raise TrainingDiverged(state, *problem)
     state.history.compact()
     state.wall_seconds += seconds

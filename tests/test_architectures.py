@@ -1,0 +1,97 @@
+"""Both architectures: shapes, the blind border, training steps, checkpoints of either kind."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wgan.checkpoint import CheckpointError, load_checkpoint, load_generator, restore_state, save_checkpoint
+from wgan.config import preset
+from wgan.data import load_images
+from wgan.models import ARCHITECTURES, RepairedCritic, SeedCritic, build_critic, build_generator, visible_pixels
+from wgan.train import init_state, train_chunk
+
+SMALL = {"batch_size": 8, "holdout_size": 32}
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_root):
+    return load_images("mnist", mnist_root, "train", download=False)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_shapes_and_ranges(arch, batch_norm):
+    generator, critic = build_generator(arch, 100), build_critic(arch, batch_norm, 0.0)
+    images = generator(torch.randn(6, 100))
+    assert images.shape == (6, 1, 28, 28) and images.abs().max() <= 1
+    assert critic(images).shape == (6,)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules()) == batch_norm
+
+
+def test_the_seed_critic_cannot_see_the_last_row_and_column():
+    blind = ~visible_pixels(SeedCritic())
+    assert blind[27].all() and blind[:, 27].all() and blind.sum() == 28 + 28 - 1
+    assert visible_pixels(SeedCritic(padding=1)).all()  # the padding repair alone fixes it
+    assert visible_pixels(RepairedCritic()).all()
+
+
+def test_unknown_architecture_is_a_config_error():
+    with pytest.raises(ValueError, match="arch must be one of"):
+        preset("gp", arch="resnet")
+
+
+@pytest.mark.parametrize("name", ["seed", "gp", "gan"])
+def test_a_few_steps_train_both_models(digits, name):
+    state = init_state(preset(name, **SMALL), digits, "cpu")
+    before_g = [p.detach().clone() for p in state.generator.parameters()]
+    before_c = [p.detach().clone() for p in state.critic.parameters()]
+    train_chunk(state, 2)
+    assert state.iteration == 2
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, state.generator.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(before_c, state.critic.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_resume_is_exact_for_either_architecture_with_a_generator_average(digits, tmp_path, arch):
+    config = preset("gan", arch=arch, generator_ema=0.9, **SMALL)
+    straight = init_state(config, digits, "cpu")
+    train_chunk(straight, 6)
+    first = init_state(config, digits, "cpu")
+    train_chunk(first, 3)
+    resumed = restore_state(load_checkpoint(save_checkpoint(first, tmp_path / "run.pt")), digits, "cpu")
+    train_chunk(resumed, 3)
+    assert resumed.history.columns["w_estimate"] == straight.history.columns["w_estimate"]
+    for a, b in zip(straight.sampler.state_dict().values(), resumed.sampler.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    # The average lags the weights it follows, and sampling uses it.
+    assert resumed.sampler is resumed.generator_ema
+    live, average = resumed.generator.state_dict(), resumed.generator_ema.state_dict()
+    assert any(not torch.equal(live[k], average[k]) for k in live if live[k].is_floating_point())
+    loaded = load_generator(load_checkpoint(tmp_path / "run.pt"))
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, first.generator_ema.state_dict()[key]), key
+
+
+def test_an_old_checkpoint_without_arch_loads_as_the_seed_architecture(digits, tmp_path):
+    state = init_state(preset("seed", **SMALL), digits, "cpu")
+    path = save_checkpoint(state, tmp_path / "old.pt")
+    payload = torch.load(path, weights_only=True)
+    for key in ("arch", "layout", "generator_ema"):  # fields added after format version 1 first shipped
+        del payload["config"][key]
+    torch.save(payload, path)
+    checkpoint = load_checkpoint(path)
+    assert checkpoint.config.arch == "seed"
+    assert type(load_generator(checkpoint)).__name__ == "SeedGenerator"
+
+
+def test_weights_of_the_other_architecture_are_a_one_line_error(digits, tmp_path):
+    state = init_state(preset("seed", **SMALL), digits, "cpu")
+    path = save_checkpoint(state, tmp_path / "mixed.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["arch"] = "repaired"  # the config says repaired, the weights are the seed's
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    message = str(error.value)
+    assert message.startswith(f"{path}: generator weights do not fit the model") and "\n" not in message

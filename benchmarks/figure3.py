@@ -35,12 +35,13 @@ from typing import Any
 import torch
 from scipy.stats import spearmanr
 
-from wgan.classifier import SHIPPED_CLASSIFIER, load_classifier
+from wgan.classifier import load_classifier
 from wgan.config import DATASETS, apply_overrides, preset
 from wgan.data import load_images
 from wgan.device import configure_cpu_threads, describe_device, pick_device
 from wgan.figure3 import DEFAULT_PATH, write_figure3
 from wgan.metrics import QualityTracker, reference_statistics
+from wgan.paths import SHIPPED_CLASSIFIER
 from wgan.smoothing import trailing_median
 from wgan.train import TrainState, init_state, train_chunk
 
@@ -106,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", choices=DATASETS, default="digits-offline")
     parser.add_argument("--data-root", default="data")
     parser.add_argument("--split", choices=("train", "test"), default="train")
-    parser.add_argument("--classifier", default=SHIPPED_CLASSIFIER)
+    parser.add_argument("--classifier", default=str(SHIPPED_CLASSIFIER))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--wgan-preset", default="paper")
     parser.add_argument("--gan-preset", default="gan")

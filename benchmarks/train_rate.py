@@ -2,14 +2,15 @@
 
     python -m benchmarks.train_rate --data ROOT [--epochs 2] [--device cpu] [--max-steps N]
                                     [--preset seed] [--set key=value ...] [--profile STEPS]
+                                    [--dataset mnist] [--split train]
 
 Same contract as shared/reference/seed_wgan.py, so `benchmarks.bench` runs both the same way: MNIST's
 train split from ROOT (nothing downloaded), one line per epoch, the first epoch a warm-up when more than
 one runs, then `images_per_s=<float>` (real images through the critic per second over the timed epochs)
 and `iterations_per_s=<float>` (generator iterations per second). `--max-steps N` stops each epoch after
 N generator iterations. The config is the preset with this CPU's training defaults
-(`wgan.live.cpu_training_defaults`: bf16 where the CPU has AMX) and then `--set`, with no held-out images,
-as the seed holds none out.
+(`wgan.live.cpu_training_defaults`: bf16 where the CPU has AMX or AVX512-BF16) and then `--set`, with no
+held-out images, as the seed holds none out. `--dataset`/`--split` pick other images (benchmarks.page_run).
 
 `--profile STEPS` then profiles that many more steps and prints where they spent their time, by the
 phases `wgan.train` labels (data, forward, backward, optimizer, metrics), as `profile_<phase>_ms=` lines.
@@ -36,7 +37,7 @@ PHASES = ("data", "forward", "backward", "optimizer", "metrics")
 
 def build_state(args: argparse.Namespace) -> TrainState:
     device = pick_device(args.device)
-    data = load_images("mnist", args.data, "train", download=False)
+    data = load_images(args.dataset, args.data, args.split, download=False)
     config = replace(preset(args.preset, holdout_size=0), **cpu_training_defaults(preset(args.preset), device))
     config = apply_overrides(config, args.overrides)
     return init_state(config, data, device)
@@ -67,6 +68,8 @@ def profile_phases(state: TrainState, steps: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
+    parser.add_argument("--dataset", default="mnist", help="what benchmarks.page_run trained on, for instance")
+    parser.add_argument("--split", default="train")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--max-steps", type=int, default=0, help="generator iterations per epoch (0: a whole epoch)")

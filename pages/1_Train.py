@@ -173,7 +173,8 @@ def settings_form() -> tuple[TrainConfig | None, dict]:
             + ", ".join(f"**{key} = {value}**" for key, value in suggested.items())
             + " instead of the preset's "
             + ", ".join(f"{key} = {getattr(base, key)}" for key in suggested)
-            + " (bf16 needs an AMX CPU: about twice as fast, weights stay fp32; batch 64: many more generator "
+            + " (bf16: this CPU has bf16 matrix instructions, so autocast is faster, weights stay fp32; "
+            "batch 64: many more generator "
             "updates per second, so digits form within minutes). Change them under Advanced."
         )
     overrides = []

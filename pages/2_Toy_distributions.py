@@ -3,7 +3,8 @@ WGAN-GP paper Figure 1 and its toy datasets).
 
 Widgets -> wgan.toy -> plotly charts. Pure computations are cached by their slider values; the live 2-D
 comparison keeps its run (models, latest snapshot, exact-W history) in session state and trains in a
-fragment, about a second per tick. The page builds its own figures: none is shared with another page.
+fragment, about a second per tick. The figures are built in ui/toy.py (plain plotly); this file keeps
+the widgets, the caching and the calls into wgan.toy.
 """
 
 from __future__ import annotations
@@ -12,25 +13,16 @@ import math
 import time
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
+import ui.toy
 from wgan import toy
 from wgan.objectives import LOG2, OBJECTIVE_LABELS
 
 st.set_page_config(page_title="Toy distributions - WGAN", page_icon="📐", layout="wide")
 
-COLORS = {
-    "real": "#f28e2b",
-    "fake": "#59a14f",
-    "gan": "#e15759",
-    "wgan": "#4e79a7",
-    "wgan-gp": "#b07aa1",
-}
 CHUNK_SECONDS = 1.0  # training time per tick of the live panel (drawing adds to it)
 STEP_ITERATIONS = 25  # generator iterations per press of Step
-MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
 # --- cached computations (small numpy results, keyed by the slider values) ------------------------------
@@ -74,54 +66,16 @@ def section_parallel_lines() -> None:
         "far apart they are; only W = |theta| shrinks as theta goes to 0."
     )
     theta = st.slider("theta", -1.0, 1.0, 0.5, 0.05, key="toy.theta")
-    curves = toy.parallel_lines_curves()  # theta = 0 left out: drawn as its own point, where JS, KL and TV jump
-    grid = curves["theta"]
     est = lines_estimates()
-    names = {"W": "W (Wasserstein-1)", "JS": "JS (nats)", "KL": "KL(P_theta || P0)", "TV": "total variation"}
-    fig = make_subplots(rows=1, cols=4, subplot_titles=list(names.values()))
-    for col, key in enumerate(names, start=1):
-        y = curves[key]
-        shown = np.where(np.isinf(y), np.nan, y)
-        fig.add_trace(
-            go.Scatter(
-                x=grid, y=shown, mode="lines", name="exact", line=dict(color="black"), showlegend=col == 1
-            ),
-            row=1,
-            col=col,
-        )
-        at0 = float(toy.parallel_lines_divergences(0.0)[key])
-        fig.add_trace(
-            go.Scatter(x=[0], y=[at0], mode="markers", marker=dict(color="black"), showlegend=False),
-            row=1,
-            col=col,
-        )
-        if key in ("W", "JS"):
-            label = "critic (gradient penalty)" if key == "W" else "trained discriminator"
-            fig.add_trace(
-                go.Scatter(
-                    x=est["theta"],
-                    y=est[key],
-                    mode="markers",
-                    name=f"estimated: {label}",
-                    marker=dict(size=10, symbol="x", color=COLORS["wgan-gp" if key == "W" else "gan"]),
-                ),
-                row=1,
-                col=col,
-            )
-        fig.add_vline(x=theta, line_dash="dot", line_color="gray", row=1, col=col)
-    fig.add_annotation(
-        x=0.5, y=0.5, xref="x3 domain", yref="y3 domain", text="+inf for every theta != 0", showarrow=False
-    )
-    fig.update_yaxes(range=[-0.05, 1.1], row=1, col=3)
-    fig.update_layout(height=300, margin=MARGIN, legend=dict(orientation="h", y=-0.2))
-    st.plotly_chart(fig, key="toy.chart.lines")
+    at_zero = {key: float(value) for key, value in toy.parallel_lines_divergences(0.0).items()}
+    st.plotly_chart(ui.toy.lines_figure(toy.parallel_lines_curves(), at_zero, est, theta), key="toy.chart.lines")
 
     value = {k: float(v) for k, v in toy.parallel_lines_divergences(theta).items()}
     grad = toy.parallel_lines_gradients(theta)
     cols = st.columns(4)
-    for col, key in zip(cols, names, strict=True):
+    for col, key in zip(cols, ui.toy.LINES_NAMES, strict=True):
         slope = f"{grad[key]:+g}" if grad[key] else "0"
-        col.metric(names[key], fmt(value[key]))
+        col.metric(ui.toy.LINES_NAMES[key], fmt(value[key]))
         col.caption(f"gradient d/dtheta = {slope}")
     at1 = int(np.argmin(np.abs(est["theta"] - 1.0)))
     at01 = int(np.argmin(np.abs(est["theta"] - 0.1)))
@@ -142,147 +96,6 @@ def section_parallel_lines() -> None:
 # --- 2. two Gaussians -----------------------------------------------------------------------------------
 
 
-def gaussian_curves_figure(r: dict) -> go.Figure:
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=("densities, D(x) and the optimal D*(x)", "critics f(x) (shifted)"),
-        specs=[[{"secondary_y": True}, {"secondary_y": True}]],
-    )
-    for col in (1, 2):
-        for key, name in (("p_real", "real density"), ("p_fake", "fake density")):
-            color = COLORS["real" if key == "p_real" else "fake"]
-            fig.add_trace(
-                go.Scatter(
-                    x=r["x"],
-                    y=r[key],
-                    name=name,
-                    fill="tozeroy",
-                    line=dict(color=color),
-                    opacity=0.4,
-                    showlegend=col == 1,
-                ),
-                row=1,
-                col=col,
-                secondary_y=False,
-            )
-    fig.add_trace(
-        go.Scatter(x=r["x"], y=r["D"], name="D(x), trained", line=dict(color=COLORS["gan"], width=3)),
-        row=1,
-        col=1,
-        secondary_y=True,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=r["x"], y=r["D_star"], name="D*(x) = p_r / (p_r + p_g)", line=dict(color="black", dash="dot")
-        ),
-        row=1,
-        col=1,
-        secondary_y=True,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=r["x"], y=r["f"]["wgan-gp"], name="f(x), gradient penalty", line=dict(color=COLORS["wgan-gp"], width=3)
-        ),
-        row=1,
-        col=2,
-        secondary_y=True,
-    )
-    k = r["K_clip"] if np.isfinite(r["K_clip"]) and r["K_clip"] > 0 else 1.0
-    fig.add_trace(
-        go.Scatter(
-            x=r["x"],
-            y=r["f"]["wgan"] / k,
-            name=f"f(x) / K, clipped (K = {k:.2g})",
-            line=dict(color=COLORS["wgan"], width=3, dash="dash"),
-        ),
-        row=1,
-        col=2,
-        secondary_y=True,
-    )
-    fig.update_yaxes(title_text="density", row=1, col=1, secondary_y=False)
-    fig.update_yaxes(
-        title_text="D(x)",
-        range=[-0.02, 1.02],
-        tickvals=[0, 0.25, 0.5, 0.75, 1],
-        showgrid=False,
-        row=1,
-        col=1,
-        secondary_y=True,
-    )
-    fig.update_yaxes(
-        title_text="f(x)", showgrid=False, tickmode="auto", nticks=6, row=1, col=2, secondary_y=True
-    )
-    fig.update_layout(height=340, margin=MARGIN, legend=dict(orientation="h", y=-0.2))
-    return fig
-
-
-def gaussian_gradient_figure(r: dict, sigma: float, gap: float) -> go.Figure:
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        subplot_titles=(
-            "|d loss / dx| at each fake sample",
-            "at the fake mean, by distance (lines: via D*; marks: trained)",
-        ),
-    )
-    series = (
-        ("minimax", "GAN, minimax log(1 - D)", COLORS["gan"], "solid"),
-        ("nonsaturating", "GAN, non-saturating -log D", COLORS["gan"], "dot"),
-        ("wgan-gp", "critic, gradient penalty: -f", COLORS["wgan-gp"], "solid"),
-        ("wgan", "critic, clipped: -f", COLORS["wgan"], "solid"),
-    )
-    order = np.argsort(r["fake_shown"])
-    for key, name, color, dash in series:
-        fig.add_trace(
-            go.Scatter(
-                x=r["fake_shown"][order],
-                y=np.abs(r["grad"][key][order]),
-                name=name,
-                mode="lines+markers",
-                marker=dict(size=4),
-                line=dict(color=color, dash=dash),
-            ),
-            row=1,
-            col=1,
-        )
-    closed = toy.gradients_by_distance(sigma)  # through the optimal D*, against the distance between the means
-    for key, name, color, dash in (
-        ("minimax", "minimax through D* (closed form)", COLORS["gan"], "solid"),
-        ("nonsaturating", "non-saturating through D* (closed form)", COLORS["gan"], "dot"),
-        ("critic", "1-Lipschitz critic: 1", COLORS["wgan-gp"], "solid"),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=closed["distance"], y=closed[key], name=name, line=dict(color=color, dash=dash), showlegend=False
-            ),
-            row=1,
-            col=2,
-        )
-    for key, color, symbol in (
-        ("minimax", COLORS["gan"], "x"),
-        ("wgan-gp", COLORS["wgan-gp"], "x"),
-        ("nonsaturating", COLORS["gan"], "circle-open"),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=[gap],
-                y=[r["grad_at_mean"][key]],
-                mode="markers",
-                showlegend=False,
-                marker=dict(size=12, color=color, symbol=symbol),
-            ),
-            row=1,
-            col=2,
-        )
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", range=[-12, 2], row=1, col=2)
-    fig.update_xaxes(title_text="x", row=1, col=1)
-    fig.update_xaxes(title_text="|mu_fake - mu_real|", row=1, col=2)
-    fig.update_layout(height=360, margin=MARGIN, legend=dict(orientation="h", y=-0.25))
-    return fig
-
-
 def section_two_gaussians() -> None:
     st.header("2. Two Gaussians (WGAN paper, Figure 2)")
     fit = toy.GAUSS_FIT
@@ -301,7 +114,7 @@ def section_two_gaussians() -> None:
         st.info("The two Gaussians coincide: W1 = JS = 0 and there is nothing to learn. Move a mean.")
         return
     r = gaussians(mu_real, mu_fake, sigma)
-    st.plotly_chart(gaussian_curves_figure(r), key="toy.chart.gauss_curves")
+    st.plotly_chart(ui.toy.gaussian_curves_figure(r), key="toy.chart.gauss_curves")
 
     w1, w_gp = r["W1_exact"], r["W"]["wgan-gp"]
     st.dataframe(
@@ -315,7 +128,10 @@ def section_two_gaussians() -> None:
         },
         hide_index=True,
     )
-    st.plotly_chart(gaussian_gradient_figure(r, sigma, abs(mu_fake - mu_real)), key="toy.chart.gauss_grads")
+    closed = toy.gradients_by_distance(sigma)
+    st.plotly_chart(
+        ui.toy.gaussian_gradient_figure(r, closed, abs(mu_fake - mu_real)), key="toy.chart.gauss_grads"
+    )
     at_mean = r["grad_at_mean"]
     st.markdown(
         "**At the fake mean** the minimax generator gets |d/dx log(1 - D)| = "
@@ -368,98 +184,6 @@ def reset() -> None:
         st.session_state.pop(key, None)
 
 
-def arrows_trace(xy: np.ndarray, uv: np.ndarray, color: str) -> go.Scatter:
-    """Segments from each fake point along minus the generator-loss gradient; the longest is 0.4 long."""
-    norms = np.linalg.norm(uv, axis=1)
-    scale = 0.4 / norms.max() if norms.max() > 0 else 0.0
-    heads = xy + uv * scale
-    x = np.column_stack([xy[:, 0], heads[:, 0], np.full(len(xy), np.nan)]).ravel()
-    y = np.column_stack([xy[:, 1], heads[:, 1], np.full(len(xy), np.nan)]).ravel()
-    sizes = np.tile([0, 8, 0], len(xy))
-    return go.Scatter(
-        x=x,
-        y=y,
-        mode="lines+markers",
-        line=dict(color=color, width=1.5),
-        showlegend=False,
-        marker=dict(symbol="arrow", angleref="previous", size=sizes, color=color),
-        hoverinfo="skip",
-    )
-
-
-def live_figure(snap: dict) -> go.Figure:
-    titles = [f"{OBJECTIVE_LABELS[m]}: mean |grad| {snap[m]['arrow_norm']:.2g}" for m in toy.METHODS]
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
-    grid = snap["grid"]
-    real = snap["real"]
-    for col, m in enumerate(toy.METHODS, start=1):
-        s = snap[m]
-        fig.add_trace(
-            go.Contour(
-                x=grid,
-                y=grid,
-                z=s["field"],
-                colorscale="Greys",
-                showscale=False,
-                opacity=0.5,
-                ncontours=20,
-                line=dict(width=0.5),
-                hoverinfo="skip",
-            ),
-            row=1,
-            col=col,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=real[:, 0],
-                y=real[:, 1],
-                mode="markers",
-                name="real",
-                marker=dict(size=3, color=COLORS["real"]),
-                showlegend=col == 1,
-            ),
-            row=1,
-            col=col,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=s["fake"][:, 0],
-                y=s["fake"][:, 1],
-                mode="markers",
-                name="fake",
-                marker=dict(size=3, color=COLORS["fake"]),
-                showlegend=col == 1,
-            ),
-            row=1,
-            col=col,
-        )
-        fig.add_trace(arrows_trace(s["arrow_xy"], s["arrow_uv"], COLORS[m]), row=1, col=col)
-    extent = float(grid[-1])
-    fig.update_xaxes(range=[-extent, extent], showgrid=False)
-    fig.update_yaxes(range=[-extent, extent], showgrid=False)
-    for col in (1, 2, 3):
-        fig.update_yaxes(scaleanchor=f"x{'' if col == 1 else col}", row=1, col=col)
-    fig.update_layout(height=430, margin=MARGIN, legend=dict(orientation="h", y=-0.08))
-    return fig
-
-
-def history_figure(history: list[dict], n_eval: int) -> go.Figure:
-    fig = go.Figure()
-    steps = [h["step"] for h in history]
-    for m in toy.METHODS:
-        fig.add_trace(
-            go.Scatter(x=steps, y=[h[m] for h in history], name=OBJECTIVE_LABELS[m], line=dict(color=COLORS[m]))
-        )
-    fig.update_layout(
-        title=f"exact W(fake, real) on the fixed {n_eval} + {n_eval} samples",
-        height=260,
-        margin=MARGIN,
-        xaxis_title="generator iteration",
-        legend=dict(orientation="h", y=-0.35),
-    )
-    return fig
-
-
 def live_panel() -> None:
     start = time.perf_counter()
     run = ensure_run()
@@ -469,7 +193,7 @@ def live_panel() -> None:
         snap = toy.current_snapshot(run)
     history = run.exact_w_history
     st.metric("Generator iterations (each method)", run.step)
-    st.plotly_chart(live_figure(snap), key="toy.chart.live")
+    st.plotly_chart(ui.toy.live_figure(snap), key="toy.chart.live")
     spec = snap["modes"]
     n_modes = len(spec["centres"])
     rows = {
@@ -497,7 +221,7 @@ def live_panel() -> None:
         "per panel."
     )
     if len(history) > 1:
-        right.plotly_chart(history_figure(history, run.config.n_eval), key="toy.chart.history")
+        right.plotly_chart(ui.toy.history_figure(history, run.config.n_eval), key="toy.chart.history")
     st.session_state["toy.tick_wall"] = time.perf_counter() - start
 
 
@@ -552,50 +276,7 @@ def section_clipping() -> None:
         key="toy.clip_dataset",
     )
     r = clip_study(dataset)
-    grid = r["grid"]
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        horizontal_spacing=0.05,
-        subplot_titles=(
-            f"clipped critic (c = {cfg.clip_value:g}): W estimate {r['w']['wgan']:.2g}",
-            f"gradient-penalty critic: W estimate {r['w']['wgan-gp']:.3f}",
-        ),
-    )
-    for col, method in enumerate(("wgan", "wgan-gp"), start=1):
-        fig.add_trace(
-            go.Contour(
-                x=grid,
-                y=grid,
-                z=r["surface"][method],
-                colorscale="Viridis",
-                showscale=False,
-                ncontours=25,
-                hoverinfo="skip",
-            ),
-            row=1,
-            col=col,
-        )
-        for pts, name in ((r["real"], "real"), (r["fake"], "fixed generator: real + N(0, I)")):
-            fig.add_trace(
-                go.Scatter(
-                    x=pts[:, 0],
-                    y=pts[:, 1],
-                    mode="markers",
-                    name=name,
-                    showlegend=col == 1,
-                    marker=dict(size=3, color=COLORS["real" if name == "real" else "fake"]),
-                ),
-                row=1,
-                col=col,
-            )
-    extent = float(grid[-1])  # the fixed generator's noise reaches beyond the grid: show the grid only
-    fig.update_xaxes(range=[-extent, extent], showgrid=False)
-    fig.update_yaxes(range=[-extent, extent], showgrid=False)
-    fig.update_yaxes(scaleanchor="x", row=1, col=1)
-    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    fig.update_layout(height=420, margin=MARGIN, legend=dict(orientation="h", y=-0.08))
-    st.plotly_chart(fig, key="toy.chart.surfaces")
+    st.plotly_chart(ui.toy.surfaces_figure(r, cfg.clip_value), key="toy.chart.surfaces")
     st.caption(
         f"Exact W between {cfg.n_exact} real and {cfg.n_exact} fixed-generator samples: "
         f"{r['w_exact']:.3f}. The penalty critic's estimate {r['w']['wgan-gp']:.3f} lies below it: a 1-Lipschitz "
@@ -604,44 +285,13 @@ def section_clipping() -> None:
         "nearly flat and simple: clipping limits which functions it can represent."
     )
     left, right = st.columns(2)
-    hist = make_subplots(
-        rows=1, cols=2, subplot_titles=("clipped critic's weights", "penalty critic's weights")
-    )
-    for col, method in enumerate(("wgan", "wgan-gp"), start=1):
-        edges = r["hist_edges"][method]
-        hist.add_trace(
-            go.Bar(
-                x=(edges[:-1] + edges[1:]) / 2,
-                y=r["hist"][method],
-                showlegend=False,
-                marker_color=COLORS[method],
-            ),
-            row=1,
-            col=col,
-        )
-    hist.update_yaxes(type="log", dtick=1, exponentformat="power", row=1, col=1)
-    hist.update_layout(height=320, margin=MARGIN, bargap=0)
-    left.plotly_chart(hist, key="toy.chart.hist")
+    left.plotly_chart(ui.toy.weights_figure(r), key="toy.chart.hist")
     left.caption(
         f"{r['frac_at_bound']:.0%} of the clipped critic's weights sit within 1% of "
         f"+-c = +-{cfg.clip_value:g} (log scale): clipping pushes weights to the bounds. The penalty "
         "critic's weights spread out."
     )
-    norms = go.Figure()
-    palette = ("#e15759", "#4e79a7", "#76b7b2", COLORS["wgan-gp"])
-    for (label, values), color in zip(r["deep_norms"].items(), palette, strict=True):
-        norms.add_trace(
-            go.Scatter(x=r["deep_layers"], y=values, name=label, mode="lines+markers", line=dict(color=color))
-        )
-    norms.update_yaxes(type="log", exponentformat="power", title_text="gradient norm")
-    norms.update_xaxes(title_text="layer (1 = input side)")
-    norms.update_layout(
-        title=f"{cfg.deep_depth}-layer critic: gradient norm at each layer",
-        height=320,
-        margin=MARGIN,
-        legend=dict(orientation="h", y=-0.3),
-    )
-    right.plotly_chart(norms, key="toy.chart.deep")
+    right.plotly_chart(ui.toy.deep_norms_figure(r, cfg.deep_depth), key="toy.chart.deep")
     right.caption(
         "Norm of d(mean f(fake) - mean f(real)) / d(layer output), geometric mean over training. From the "
         "output back to the input it changes by a factor of "

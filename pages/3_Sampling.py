@@ -1,17 +1,27 @@
-"""Sampling: a trained generator's digits, its latent space, interpolation, and a link that reproduces the view."""
+"""Sampling: a trained generator's digits, its latent space, interpolation, and a link that reproduces the view.
+
+Read top to bottom at the end of the file: the lesson (why the seed's samples have a line along the
+bottom edge), then choose a checkpoint, its 8x8 grid, the latent explorer, interpolation, and the view
+mirrored into the URL. Generators are shared read-only by every visitor (`st.cache_resource`); pictures
+are cached by their inputs (`st.cache_data`, bounded). Figures come from ui/sampling.py.
+"""
+
+from __future__ import annotations
 
 import base64
 import os
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from wgan.checkpoint import SHIPPED_DIR, CheckpointError, find_checkpoints, load_checkpoint, load_generator
+import ui.sampling
+from wgan.checkpoint import CheckpointError, ForeignFileError, find_checkpoints, load_checkpoint, load_generator
 from wgan.device import configure_cpu_threads
+from wgan.hosting import Hosting
 from wgan.latent import (
     GRID_SIZE,
     INTERPOLATIONS,
@@ -23,7 +33,9 @@ from wgan.latent import (
     randomised_value,
     sample_z,
 )
-from wgan.sampling import generate, gif_bytes, grid, highlight_tile, noise_from_seed, png_bytes, to_uint8
+from wgan.models import RepairedCritic, SeedCritic, visible_pixels
+from wgan.paths import SHIPPED_DIR
+from wgan.sampling import generate, gif_bytes, grid, highlight_tile, noise_from_seed, paint, png_bytes, to_uint8
 from wgan.share import (
     AMOUNT_LIMIT,
     MAX_FRAMES,
@@ -36,16 +48,21 @@ from wgan.share import (
     encode,
 )
 
-st.set_page_config(page_title="Sampling - WGAN", layout="wide")
-st.title("Sampling: explore a trained generator")
-
-# The page reads checkpoints from here; tests point it at a temporary folder.
-FOLDER = Path(os.environ.get("WGAN_CHECKPOINT_DIR", str(SHIPPED_DIR)))
+# The page reads checkpoints from here (absolute by default); tests point it at a temporary folder.
+FOLDER = Path(os.environ.get("WGAN_CHECKPOINT_DIR", SHIPPED_DIR))
 COLUMNS = 8  # the 8x8 grid
+# The lesson compares these two shipped files: same recipe and length, the seed's models against the repaired.
+SEED_ARCH_FILE = "wgan-clip-seed-arch.pt"
+REPAIRED_FILE = "wgan-clip.pt"
+LESSON_FILES = (("seed", SEED_ARCH_FILE, "Seed's models"), ("repaired", REPAIRED_FILE, "Repaired models"))
+BLIND_COLOUR = (230, 30, 30)  # red: the pixels the seed's critic never reads
+
+
+# --- cached loads and pictures ---------------------------------------------------------------------------
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the generator...")
-def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict]:
+def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Shared by every visitor, so read-only: an eval-mode, frozen fp32 generator plus the checkpoint's facts.
 
     mtime_ns is part of the cache key only: a retrained file at the same path loads afresh.
@@ -56,6 +73,7 @@ def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict]:
     facts = {
         "preset": checkpoint.config.preset,
         "objective": checkpoint.config.objective,
+        "arch": checkpoint.config.arch,
         "dataset": checkpoint.config.dataset,
         "z_dim": checkpoint.config.z_dim,
         "iteration": checkpoint.iteration,
@@ -64,11 +82,31 @@ def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict]:
     return frozen_generator(load_generator(checkpoint, "cpu")), facts
 
 
+@st.cache_data(max_entries=128, show_spinner="Checking checkpoints...")
+def problem_with(path: str, mtime_ns: int) -> str | None:
+    """None if the file loads as a wgan checkpoint, else why it is set aside (checked once per file version)."""
+    del mtime_ns
+    try:
+        load_checkpoint(path)
+    except ForeignFileError:
+        return f"{Path(path).name}: another program's file (no wgan-checkpoint marker)"
+    except CheckpointError as error:
+        return str(error)
+    return None
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def grid_picture(path: str, mtime_ns: int, seed: int) -> np.ndarray:
     generator, facts = cached_checkpoint(path, mtime_ns)
     images = generate(generator, noise_from_seed(seed, GRID_SIZE, facts["z_dim"]))  # [64, 1, 28, 28]
     return grid(images, columns=COLUMNS)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def grid_png(path: str, mtime_ns: int, seed: int, index: int) -> str:
+    """The grid as shown, tile `index` framed, as a PNG data URI (encoding a 3x picture takes tens of ms)."""
+    png = png_bytes(highlight_tile(grid_picture(path, mtime_ns, seed), index, COLUMNS), scale=3)
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 @st.cache_data(max_entries=64, show_spinner="Finding the directions that change this digit most...")
@@ -88,44 +126,6 @@ def interpolation_frames(
     return to_uint8(generate(generator, path_z))  # [frames, 28, 28]
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def grid_png(path: str, mtime_ns: int, seed: int, index: int) -> str:
-    """The grid as shown, tile `index` framed, as a PNG data URI (encoding a 3x picture takes tens of ms)."""
-    png = png_bytes(highlight_tile(grid_picture(path, mtime_ns, seed), index, COLUMNS), scale=3)
-    return "data:image/png;base64," + base64.b64encode(png).decode()
-
-
-def clickable_grid(uri: str, size: int, tile: int = 28, padding: int = 2) -> go.Figure:
-    """The grid picture with one invisible square marker per tile: st.image has no click events, and
-    plotly selections do not work on image or heatmap traces (streamlit#8760), but they do on markers."""
-    centres = [padding + (i % COLUMNS) * (tile + padding) + tile / 2 for i in range(GRID_SIZE)]
-    rows = [padding + (i // COLUMNS) * (tile + padding) + tile / 2 for i in range(GRID_SIZE)]
-    figure = go.Figure(
-        go.Scatter(
-            x=centres,
-            y=rows,
-            mode="markers",
-            # Each marker covers its tile (in screen pixels), so a click anywhere on a digit picks it.
-            marker={"size": 560 / size * tile, "symbol": "square", "opacity": 0.0},
-            customdata=list(range(GRID_SIZE)),
-            hovertemplate="sample %{customdata}: click to explore<extra></extra>",
-        )
-    )
-    figure.add_layout_image(
-        source=uri, x=0, y=0, sizex=size, sizey=size, xref="x", yref="y", layer="below", sizing="stretch"
-    )
-    figure.update_xaxes(range=[0, size], visible=False, fixedrange=True)
-    figure.update_yaxes(range=[size, 0], visible=False, fixedrange=True, scaleanchor="x")
-    figure.update_layout(height=560, width=560, margin={"l": 0, "r": 0, "t": 0, "b": 0}, dragmode=False)
-    return figure
-
-
-def pick_from_grid() -> None:
-    points = st.session_state["sample.grid_click"].selection.points
-    if points:
-        st.session_state["sample.index"] = int(points[0]["point_index"])
-
-
 @st.cache_data(max_entries=32, show_spinner=False)
 def strip_png(
     path: str, mtime_ns: int, start: tuple[int, int], end: tuple[int, int], frames: int, method: str
@@ -133,20 +133,29 @@ def strip_png(
     return png_bytes(grid(interpolation_frames(path, mtime_ns, start, end, frames, method), columns=frames), scale=3)
 
 
-def label(path: Path) -> str:
-    name = path.relative_to(FOLDER).as_posix()
-    return f"{name}  (shipped)" if path.parent == FOLDER else f"{name}  (your run)"
+@st.cache_data(max_entries=1, show_spinner=False)
+def blind_pixels() -> tuple[np.ndarray, int]:
+    """Bool [28, 28]: the pixels the seed's critic never reads; and how many the repaired critic misses (0)."""
+    seed_blind = ~visible_pixels(SeedCritic()).numpy()
+    repaired_blind = int((~visible_pixels(RepairedCritic())).sum())
+    return seed_blind, repaired_blind
 
 
-@st.cache_data(max_entries=128, show_spinner="Checking checkpoints...")
-def problem_with(path: str, mtime_ns: int) -> str | None:
-    """None if the file loads as a wgan checkpoint, else load_checkpoint's one-line reason (checked once per file)."""
-    del mtime_ns
-    try:
-        load_checkpoint(path)
-    except CheckpointError as error:
-        return str(error)
-    return None
+@st.cache_data(max_entries=8, show_spinner=False)
+def lesson_grid_png(path: str, mtime_ns: int) -> bytes:
+    """The first 16 samples of seed 0 as a 4x4 grid, twice the size (lines along an edge stay visible)."""
+    tiles = grid_picture(path, mtime_ns, 0)[: 4 * 30 + 2, : 4 * 30 + 2]  # top-left 4x4 tiles of the 8x8 grid
+    return png_bytes(tiles, scale=2)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def mask_png(path: str | None, mtime_ns: int) -> bytes:
+    """One digit (sample 0 of seed 0 from `path`; mid-grey without one) with the seed critic's blind pixels red."""
+    if path is None:
+        digit = np.full((28, 28), 96, np.uint8)
+    else:
+        digit = grid_picture(path, mtime_ns, 0)[2:30, 2:30]  # tile 0 of the grid
+    return png_bytes(paint(digit, blind_pixels()[0], BLIND_COLOUR), scale=8)
 
 
 def modified(path: Path) -> int:
@@ -156,83 +165,158 @@ def modified(path: Path) -> int:
         return -1
 
 
-problems = {path: problem_with(str(path), modified(path)) for path in find_checkpoints(FOLDER)}
-paths = [path for path, problem in problems.items() if problem is None]
-if not paths:
-    st.info(
-        f"No checkpoint in `{FOLDER}/` yet. Train one on the **Train** page (it saves into `{FOLDER}/runs/`), "
-        f"or from a terminal: `python -m wgan train --preset gp --out {FOLDER}/runs/run.pt`."
+def label(path: Path) -> str:
+    name = path.relative_to(FOLDER).as_posix()
+    return f"{name}  (shipped)" if path.parent == FOLDER else f"{name}  (your run)"
+
+
+# --- the page's sections, called top to bottom at the end -----------------------------------------------
+
+
+def list_checkpoints() -> tuple[dict[str, Path], dict[Path, str]]:
+    """Loadable checkpoints by name (relative to FOLDER), and the files set aside with the reason.
+
+    Hosted, only the shipped files are listed: FOLDER/runs/ would hold other visitors' files.
+    """
+    hosted = Hosting.from_environment().hosted
+    found = [path for path in find_checkpoints(FOLDER) if not hosted or path.parent == FOLDER]
+    problems = {path: problem_with(str(path), modified(path)) for path in found}
+    by_name = {path.relative_to(FOLDER).as_posix(): path for path, problem in problems.items() if problem is None}
+    return by_name, {path: problem for path, problem in problems.items() if problem is not None}
+
+
+def restore_view(names: list[str]) -> None:
+    """The URL on a session's first visit (nonsense warned about and dropped), then the widgets' own values.
+
+    "sample.state" is the canonical copy of the view; the widget keys start from it.
+    """
+    if "sample.state" not in st.session_state:
+        decoded, link_warnings = decode(st.query_params.to_dict(), names)
+        st.session_state["sample.state"] = decoded
+        st.session_state["sample.link_warnings"] = link_warnings
+    state: PageState = st.session_state["sample.state"]
+    if state.checkpoint not in names:  # the file went away since
+        state = PageState(checkpoint=names[0])
+    widget_defaults = {
+        "sample.checkpoint": state.checkpoint,
+        "sample.seed": state.seed,
+        "sample.index": state.index,
+        "sample.start_seed": state.start[0],
+        "sample.start_index": state.start[1],
+        "sample.end_seed": state.end[0],
+        "sample.end_index": state.end[1],
+        "sample.frames": state.frames,
+        "sample.method": state.method,
+        "sample.overrides": state.overrides_dict(),
+        "sample.draws": 0,
+        "sample.raw_dim": 0,
+        **{f"sample.dir{k}": float(amount) for k, amount in enumerate(state.amounts)},
+    }
+    for key, value in widget_defaults.items():
+        st.session_state.setdefault(key, value)
+    if st.session_state["sample.checkpoint"] not in names:
+        st.session_state["sample.checkpoint"] = names[0]
+    for message in st.session_state.pop("sample.link_warnings", []):
+        st.warning(f"Shared link: {message}.")
+
+
+def lesson_file(by_name: dict[str, Path], name: str, arch: str) -> tuple[Path, dict[str, Any]] | None:
+    """The shipped file `name` with its facts if it is there and holds the `arch` architecture, else None."""
+    path = by_name.get(name)
+    if path is None:
+        return None
+    try:
+        _, facts = cached_checkpoint(str(path), modified(path))
+    except CheckpointError:
+        return None
+    return (path, facts) if facts["arch"] == arch else None
+
+
+def fid_caption(facts: dict[str, Any]) -> str:
+    fid = facts["card"].get("fid_mnist")
+    return f"FID-MNIST {float(fid):.1f}" if isinstance(fid, int | float) else "FID-MNIST not measured"
+
+
+def lesson_section(by_name: dict[str, Path]) -> None:
+    """Why the seed's generator draws a line along the bottom edge: its critic cannot see there.
+
+    Side by side when both shipped files are there: the seed-architecture grid, the repaired grid (each
+    with its FID-MNIST from the card), and a digit with the seed critic's blind pixels in red.
+    """
+    st.subheader("Why the seed's generator draws a line along the bottom edge")
+    seed_blind, repaired_blind = blind_pixels()
+    found = {arch: lesson_file(by_name, name, arch) for arch, name, _ in LESSON_FILES}
+    pictures, captions = [], []
+    for arch, name, title in LESSON_FILES:
+        if found[arch] is not None:
+            path, facts = found[arch]
+            pictures.append(lesson_grid_png(str(path), modified(path)))
+            captions.append(f"{title} (`{name}`): {fid_caption(facts)}")
+    # The digit under the mask: the repaired generator's, else any listed one's (mid-grey without any).
+    digit = (found["repaired"] or found["seed"] or (next(iter(by_name.values()), None), None))[0]
+    pictures.append(mask_png(None if digit is None else str(digit), 0 if digit is None else modified(digit)))
+    captions.append(f"Red: the {int(seed_blind.sum())} pixels the seed's critic never sees")
+    st.image(pictures, caption=captions, output_format="PNG")
+    st.markdown(
+        "**The seed's critic never reads the last row and column** (red): its 3x3 stride-2 convolutions have "
+        "no padding and stop one pixel short, so nothing stops the generator from drawing there. "
+        "The repaired critic pads its convolutions and sees every pixel "
+        f"({28 * 28 - repaired_blind} of {28 * 28})."
     )
-skipped = {path: problem for path, problem in problems.items() if problem is not None}
-if skipped:
-    with st.expander(f"Not listed: {len(skipped)} file(s) in `{FOLDER}/` that are not generator checkpoints"):
-        for problem in skipped.values():
-            st.caption(problem)
-if not paths:
-    st.stop()
-by_name = {path.relative_to(FOLDER).as_posix(): path for path in paths}
-names = list(by_name)
+    missing = [f"`{name}` ({arch} architecture)" for arch, name, _ in LESSON_FILES if found[arch] is None]
+    if missing:
+        st.caption(f"The side-by-side comparison needs {' and '.join(missing)} in `{FOLDER}`: not there yet.")
 
-# --- state: the URL on a session's first visit, then the widgets; "sample.state" is the canonical copy.
-if "sample.state" not in st.session_state:
-    decoded, link_warnings = decode(st.query_params.to_dict(), names)
-    st.session_state["sample.state"] = decoded
-    st.session_state["sample.link_warnings"] = link_warnings
-state: PageState = st.session_state["sample.state"]
-if state.checkpoint not in by_name:  # the file went away since
-    state = PageState(checkpoint=names[0])
-widget_defaults = {
-    "sample.checkpoint": state.checkpoint,
-    "sample.seed": state.seed,
-    "sample.index": state.index,
-    "sample.start_seed": state.start[0],
-    "sample.start_index": state.start[1],
-    "sample.end_seed": state.end[0],
-    "sample.end_index": state.end[1],
-    "sample.frames": state.frames,
-    "sample.method": state.method,
-    "sample.overrides": state.overrides_dict(),
-    "sample.draws": 0,
-    "sample.raw_dim": 0,
-    **{f"sample.dir{k}": float(amount) for k, amount in enumerate(state.amounts)},
-}
-for key, value in widget_defaults.items():
-    st.session_state.setdefault(key, value)
-if st.session_state["sample.checkpoint"] not in by_name:
-    st.session_state["sample.checkpoint"] = names[0]
-for message in st.session_state.pop("sample.link_warnings", []):
-    st.warning(f"Shared link: {message}.")
 
-# --- checkpoint and grid
-top = st.columns([2, 1, 1])
-name = top[0].selectbox("Checkpoint", names, format_func=lambda n: label(by_name[n]), key="sample.checkpoint")
-top[1].number_input("Seed", 0, SEED_MAX, step=1, key="sample.seed")
-top[2].number_input(f"Sample to explore (0..{GRID_SIZE - 1}, row by row)", 0, GRID_SIZE - 1, step=1, key="sample.index")
-path = by_name[name]
-mtime_ns = modified(path)
-try:
-    generator, facts = cached_checkpoint(str(path), mtime_ns)
-except CheckpointError as error:
-    st.error(str(error))
-    st.stop()
-seed, index, z_dim = int(st.session_state["sample.seed"]), int(st.session_state["sample.index"]), facts["z_dim"]
-overrides: dict[int, float] = st.session_state["sample.overrides"]
-for dim in [dim for dim in overrides if dim >= z_dim]:
-    st.warning(f"z dimension {dim} does not exist in this checkpoint (z_dim={z_dim}); edit dropped.")
-    del overrides[dim]
-if st.session_state["sample.raw_dim"] >= z_dim:
-    st.session_state["sample.raw_dim"] = 0
+def not_listed(skipped: dict[Path, str]) -> None:
+    if skipped:
+        with st.expander(f"Not listed: {len(skipped)} file(s) in `{FOLDER}/` that are not generator checkpoints"):
+            for problem in skipped.values():
+                st.caption(problem)
 
-with st.expander(f"About `{name}`: {facts['preset']} preset, {facts['objective']}, {facts['iteration']:,} iterations"):
-    card = facts["card"]
-    st.write({**{key: card[key] for key in sorted(card)}, "dataset (config)": facts["dataset"], "z_dim": z_dim})
 
-grid_column, explore_column = st.columns([3, 2])
-picture = grid_picture(str(path), mtime_ns, seed)
-with grid_column:
+def choose_checkpoint(by_name: dict[str, Path]) -> tuple[Path, torch.nn.Module, dict[str, Any], int, int]:
+    """Checkpoint, seed and sample widgets; returns (path, generator, facts, seed, index). Stops on a bad file."""
+    names = list(by_name)
+    top = st.columns([2, 1, 1])
+    name = top[0].selectbox("Checkpoint", names, format_func=lambda n: label(by_name[n]), key="sample.checkpoint")
+    top[1].number_input("Seed", 0, SEED_MAX, step=1, key="sample.seed")
+    top[2].number_input(
+        f"Sample to explore (0..{GRID_SIZE - 1}, row by row)", 0, GRID_SIZE - 1, step=1, key="sample.index"
+    )
+    path = by_name[name]
+    try:
+        generator, facts = cached_checkpoint(str(path), modified(path))
+    except CheckpointError as error:
+        st.error(str(error))
+        st.stop()
+    z_dim = facts["z_dim"]
+    overrides: dict[int, float] = st.session_state["sample.overrides"]
+    for dim in [dim for dim in overrides if dim >= z_dim]:
+        st.warning(f"z dimension {dim} does not exist in this checkpoint (z_dim={z_dim}); edit dropped.")
+        del overrides[dim]
+    if st.session_state["sample.raw_dim"] >= z_dim:
+        st.session_state["sample.raw_dim"] = 0
+    about = f"{facts['preset']} preset, {facts['objective']}, {facts['arch']} architecture"
+    with st.expander(f"About `{name}`: {about}, {facts['iteration']:,} iterations"):
+        card = facts["card"]
+        st.write({**{key: card[key] for key in sorted(card)}, "dataset (config)": facts["dataset"], "z_dim": z_dim})
+    return path, generator, facts, int(st.session_state["sample.seed"]), int(st.session_state["sample.index"])
+
+
+def pick_from_grid() -> None:
+    points = st.session_state["sample.grid_click"].selection.points
+    if points:
+        st.session_state["sample.index"] = int(points[0]["point_index"])
+
+
+def grid_section(path: Path, seed: int, index: int) -> None:
+    """The 8x8 grid of seed `seed` (sample `index` framed); a click on a digit explores it."""
+    mtime_ns = modified(path)
+    picture = grid_picture(str(path), mtime_ns, seed)
     st.subheader(f"Seed {seed}: 64 samples")
     st.plotly_chart(
-        clickable_grid(grid_png(str(path), mtime_ns, seed, index), picture.shape[0]),
+        ui.sampling.clickable_grid(grid_png(str(path), mtime_ns, seed, index), picture.shape[0], COLUMNS, GRID_SIZE),
         width="content",
         on_select=pick_from_grid,
         selection_mode="points",
@@ -244,7 +328,6 @@ with grid_column:
     st.download_button("Download grid (PNG)", partial(png_bytes, picture, 2), f"grid-seed{seed}.png", "image/png")
 
 
-# --- latent-noise explorer
 def reset_edits() -> None:
     st.session_state["sample.overrides"] = {}
     for k in range(N_DIRECTIONS):
@@ -264,9 +347,11 @@ def randomise_dimension(seed: int, index: int) -> None:
     st.session_state["sample.overrides"][dim] = max(-RAW_LIMIT, min(RAW_LIMIT, value))
 
 
-base_z = sample_z(seed, index, z_dim)  # [z_dim]
-directions, speeds = (torch.from_numpy(array) for array in directions_for(str(path), mtime_ns, seed, index))
-with explore_column:
+def explorer_section(path: Path, generator: torch.nn.Module, z_dim: int, seed: int, index: int) -> list[float]:
+    """Sliders along the principal directions and pins on raw z dimensions; returns the slider amounts."""
+    overrides: dict[int, float] = st.session_state["sample.overrides"]
+    base_z = sample_z(seed, index, z_dim)  # [z_dim]
+    directions, speeds = (torch.from_numpy(a) for a in directions_for(str(path), modified(path), seed, index))
     st.subheader(f"Explore sample {index}")
     st.caption(
         "Sliders move z along the directions that change this digit fastest: the top singular vectors of "
@@ -294,8 +379,7 @@ with explore_column:
     buttons[0].button(f"Randomise z[{dim}]", on_click=randomise_dimension, args=(seed, index), key="sample.randomise")
     buttons[1].button("Reset edits", on_click=reset_edits, key="sample.reset")
     edited_z = apply_edits(base_z, directions, amounts, overrides)
-    images = generate(generator, torch.stack([base_z, edited_z]))  # [2, 1, 28, 28]
-    explored = to_uint8(images)  # [2, 28, 28]
+    explored = to_uint8(generate(generator, torch.stack([base_z, edited_z])))  # [2, 28, 28]
     pinned = ", ".join(f"z[{d}]={v:g}" for d, v in sorted(overrides.items())) or "none"
     st.image(
         png_bytes(grid(explored, columns=2, padding=2), scale=6),
@@ -308,9 +392,7 @@ with explore_column:
         f"seed{seed}-sample{index}-edited.png",
         "image/png",
     )
-
-# --- interpolation
-st.subheader("Interpolation")
+    return amounts
 
 
 def use_explored(which: str, seed: int, index: int) -> None:
@@ -318,66 +400,101 @@ def use_explored(which: str, seed: int, index: int) -> None:
     st.session_state[f"sample.{which}_index"] = index
 
 
-ends = st.columns(4)
-ends[0].number_input("Start seed", 0, SEED_MAX, step=1, key="sample.start_seed")
-ends[1].number_input("Start sample", 0, GRID_SIZE - 1, step=1, key="sample.start_index")
-ends[2].number_input("End seed", 0, SEED_MAX, step=1, key="sample.end_seed")
-ends[3].number_input("End sample", 0, GRID_SIZE - 1, step=1, key="sample.end_index")
-choices = st.columns([1, 1, 2, 2])
-choices[0].button("Start = explored", on_click=use_explored, args=("start", seed, index), key="sample.as_start")
-choices[1].button("End = explored", on_click=use_explored, args=("end", seed, index), key="sample.as_end")
-frames = int(choices[2].slider("Frames", MIN_FRAMES, MAX_FRAMES, step=1, key="sample.frames"))
-method = choices[3].radio(
-    "Path",
-    INTERPOLATIONS,
-    format_func=lambda m: {"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}[m],
-    horizontal=True,
-    key="sample.method",
-)
-start = (int(st.session_state["sample.start_seed"]), int(st.session_state["sample.start_index"]))
-end = (int(st.session_state["sample.end_seed"]), int(st.session_state["sample.end_index"]))
-strip = interpolation_frames(str(path), mtime_ns, start, end, frames, method)  # [frames, 28, 28]
-st.image(
-    strip_png(str(path), mtime_ns, start, end, frames, method),
-    caption=f"{method}: {start} -> {end} as (seed, sample)",
-    output_format="PNG",
-)
+def interpolation_section(
+    path: Path, z_dim: int, seed: int, index: int
+) -> tuple[tuple[int, int], tuple[int, int], int, str]:
+    """A path through z between two (seed, sample) ends; returns (start, end, frames, method)."""
+    st.subheader("Interpolation")
+    ends = st.columns(4)
+    ends[0].number_input("Start seed", 0, SEED_MAX, step=1, key="sample.start_seed")
+    ends[1].number_input("Start sample", 0, GRID_SIZE - 1, step=1, key="sample.start_index")
+    ends[2].number_input("End seed", 0, SEED_MAX, step=1, key="sample.end_seed")
+    ends[3].number_input("End sample", 0, GRID_SIZE - 1, step=1, key="sample.end_index")
+    choices = st.columns([1, 1, 2, 2])
+    choices[0].button("Start = explored", on_click=use_explored, args=("start", seed, index), key="sample.as_start")
+    choices[1].button("End = explored", on_click=use_explored, args=("end", seed, index), key="sample.as_end")
+    frames = int(choices[2].slider("Frames", MIN_FRAMES, MAX_FRAMES, step=1, key="sample.frames"))
+    method = choices[3].radio(
+        "Path",
+        INTERPOLATIONS,
+        format_func=lambda m: {"lerp": "linear (lerp)", "slerp": "spherical (slerp)"}[m],
+        horizontal=True,
+        key="sample.method",
+    )
+    start = (int(st.session_state["sample.start_seed"]), int(st.session_state["sample.start_index"]))
+    end = (int(st.session_state["sample.end_seed"]), int(st.session_state["sample.end_index"]))
+    mtime_ns = modified(path)
+    strip = interpolation_frames(str(path), mtime_ns, start, end, frames, method)  # [frames, 28, 28]
+    st.image(
+        strip_png(str(path), mtime_ns, start, end, frames, method),
+        caption=f"{method}: {start} -> {end} as (seed, sample)",
+        output_format="PNG",
+    )
+    downloads, chart = st.columns([1, 2])
+    with downloads:
+        tag = f"{start[0]}-{start[1]}_to_{end[0]}-{end[1]}_{method}"
+        st.download_button(
+            "Download animation (GIF)", partial(gif_bytes, strip, 100, 4), f"interp_{tag}.gif", "image/gif"
+        )
+        st.download_button(
+            "Download strip (PNG)", partial(png_bytes, grid(strip, columns=frames), 2), f"strip_{tag}.png", "image/png"
+        )
+        if st.session_state.get("sample.frame", 0) >= frames:
+            st.session_state["sample.frame"] = frames - 1
+        frame = int(st.number_input("Frame", 0, frames - 1, step=1, key="sample.frame"))
+        st.download_button(
+            "Download this frame (PNG)", partial(png_bytes, strip[frame], 4), f"frame{frame}_{tag}.png", "image/png"
+        )
+    with chart:
+        z_start, z_end = sample_z(*start, z_dim), sample_z(*end, z_dim)
+        t = np.linspace(0.0, 1.0, 33)
+        norms = {kind: path_norms(interpolate(z_start, z_end, len(t), kind)) for kind in ("lerp", "slerp")}
+        st.plotly_chart(ui.sampling.norms_figure(t, norms, z_dim), key="sample.norms")
+    return start, end, frames, method
 
-downloads, chart = st.columns([1, 2])
-with downloads:
-    tag = f"{start[0]}-{start[1]}_to_{end[0]}-{end[1]}_{method}"
-    st.download_button("Download animation (GIF)", partial(gif_bytes, strip, 100, 4), f"interp_{tag}.gif", "image/gif")
-    st.download_button(
-        "Download strip (PNG)", partial(png_bytes, grid(strip, columns=frames), 2), f"strip_{tag}.png", "image/png"
-    )
-    if st.session_state.get("sample.frame", 0) >= frames:
-        st.session_state["sample.frame"] = frames - 1
-    frame = int(st.number_input("Frame", 0, frames - 1, step=1, key="sample.frame"))
-    st.download_button(
-        "Download this frame (PNG)", partial(png_bytes, strip[frame], 4), f"frame{frame}_{tag}.png", "image/png"
-    )
-with chart:
-    z_start, z_end = sample_z(*start, z_dim), sample_z(*end, z_dim)
-    t = np.linspace(0.0, 1.0, 33)
-    figure = go.Figure()
-    for kind, dash in (("lerp", "dot"), ("slerp", "solid")):
-        norms = path_norms(interpolate(z_start, z_end, len(t), kind))
-        figure.add_trace(go.Scatter(x=t, y=norms, name=kind, line={"dash": dash}))
-    figure.add_hline(y=z_dim**0.5, line={"color": "gray", "width": 1}, annotation_text=f"sqrt({z_dim})")
-    figure.update_layout(
-        title="|z| along the path: lerp sags to ~0.7x midway, slerp stays on the shell",
-        xaxis_title="t",
-        yaxis_title="|z|",
-        height=280,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )
-    st.plotly_chart(figure, key="sample.norms")
 
-# --- mirror the view into the URL
-amounts_now = tuple(0.0 if a == 0 else float(a) for a in amounts)
-state = PageState(name, seed, index, amounts_now, tuple(sorted(overrides.items())), start, end, frames, method)
-st.session_state["sample.state"] = state
-params = encode(state)
-if st.query_params.to_dict() != params:
-    st.query_params.from_dict(params)
-st.caption("The address bar now holds this view (checkpoint, seed, edits, interpolation): copy it to share it.")
+def share_link(state: PageState) -> None:
+    """Mirror the view into the URL (and keep it as the canonical copy for the next run)."""
+    st.session_state["sample.state"] = state
+    params = encode(state)
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    st.caption("The address bar now holds this view (checkpoint, seed, edits, interpolation): copy it to share it.")
+
+
+# --- the page ---------------------------------------------------------------------------------------------
+
+st.set_page_config(page_title="Sampling a trained generator - WGAN", page_icon="🎲", layout="wide")
+st.title("Sampling: explore a trained generator")
+checkpoints, skipped = list_checkpoints()
+if checkpoints:
+    restore_view(list(checkpoints))
+lesson_section(checkpoints)
+if not checkpoints:
+    st.info(
+        f"No checkpoint in `{FOLDER}/` yet. Train one on the **Train** page (it saves into `{FOLDER}/runs/`), "
+        f"or from a terminal: `python -m wgan train --preset gp --out {FOLDER}/runs/run.pt`."
+    )
+not_listed(skipped)
+if not checkpoints:
+    st.stop()
+path, generator, facts, seed, index = choose_checkpoint(checkpoints)
+grid_column, explore_column = st.columns([3, 2])
+with grid_column:
+    grid_section(path, seed, index)
+with explore_column:
+    amounts = explorer_section(path, generator, facts["z_dim"], seed, index)
+start, end, frames, method = interpolation_section(path, facts["z_dim"], seed, index)
+share_link(
+    PageState(
+        path.relative_to(FOLDER).as_posix(),
+        seed,
+        index,
+        tuple(0.0 if a == 0 else float(a) for a in amounts),
+        tuple(sorted(st.session_state["sample.overrides"].items())),
+        start,
+        end,
+        frames,
+        method,
+    )
+)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import gzip
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from benchmarks.browser import CHROMIUM, serve
+from benchmarks.browser import chromium as chromium_browser
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
@@ -57,63 +55,20 @@ def mnist_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --- real-browser tests: the app served headless, Debian's Chromium driven by Playwright -------------------
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"  # Playwright cannot download its own browser here; Debian's package works
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
 
 @pytest.fixture()
 def streamlit_server(tmp_path: Path):
-    """A function that starts `streamlit run app.py` headless on a free port with extra environment
-    variables and returns its URL once /_stcore/health answers; every server started is stopped afterwards."""
-    started: list[tuple[subprocess.Popen, object]] = []
-
-    def start(**env: str) -> str:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        command = [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
-        log_path = tmp_path / f"server-{port}.log"
-        log = log_path.open("wb")
-        environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **env}
-        process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
-        started.append((process, log))
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    return url
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("streamlit did not start: " + log_path.read_text()[-2000:]) from None
-                time.sleep(0.5)
-
-    yield start
-    for process, log in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    """A function that starts `streamlit run <entrypoint>` (app.py by default) headless with extra environment
+    variables (benchmarks.browser.serve) and returns its URL; every server started is stopped afterwards."""
+    with ExitStack() as stack:
+        yield lambda entrypoint="app.py", **env: stack.enter_context(serve(tmp_path, entrypoint, **env)).url
 
 
 @pytest.fixture()
 def chromium():
     """A headless Chromium browser (Playwright); the test is skipped when Chromium or Playwright is missing."""
-    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).is_file():
         pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser

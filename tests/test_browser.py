@@ -1,4 +1,4 @@
-"""Real browser: the app served headless, the Training page driven in Debian's Chromium through Playwright."""
+"""Real browser: the app served headless, driven in Debian's Chromium through Playwright as visitors would."""
 
 from __future__ import annotations
 
@@ -9,44 +9,75 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.browser import generator_iteration, open_page
+from wgan.paths import RUNS_DIR
+
 pytestmark = pytest.mark.browser
+
+
+def start_training(page) -> None:
+    """Open the Training page from the navigation, press Start with the defaults, wait until it trains."""
+    page.get_by_role("link", name="Train").first.click()
+    start = page.get_by_role("button", name="Start")
+    start.wait_for(timeout=90_000)
+    start.click()
+    page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=120_000)
+    deadline = time.monotonic() + 120
+    while generator_iteration(page) < 5 and time.monotonic() < deadline:
+        page.wait_for_timeout(500)
+    assert generator_iteration(page) >= 5, "the run did not advance in the browser"
+
+
+def saved_run_choices(page) -> list[str]:
+    """The options of the Training page's "Saved runs" box (opened, read, closed)."""
+    page.get_by_label("Saved runs").first.click()
+    options = page.get_by_role("option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return options
 
 
 def test_training_page_in_chromium(chromium, streamlit_server, mnist_root: Path, tmp_path: Path):
     server = streamlit_server(WGAN_DATA_ROOT=str(mnist_root))  # the test's own MNIST files
-    page = chromium.new_page(viewport={"width": 1400, "height": 1800})
-    page.goto(f"{server}/Train", timeout=90_000)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=90_000)
-    start = page.get_by_role("button", name="Start")
-    start.wait_for(timeout=90_000)
-    # A small batch so the 2-core test machine ticks quickly; typed as a user would.
-    page.get_by_text("Advanced: every hyperparameter").click()
-    batch = page.get_by_label("batch_size (preset: 512)")
-    batch.fill("32")
-    batch.press("Enter")
-    page.wait_for_timeout(1500)
-    start.click()
-    page.get_by_role("button", name="Pause").wait_for(timeout=120_000)
-
-    def iteration() -> int:
-        metric = page.locator('[data-testid="stMetric"]').filter(has_text="Generator iteration")
-        return int(metric.locator('[data-testid="stMetricValue"]').inner_text().replace(",", ""))
-
-    deadline = time.monotonic() + 120
-    while iteration() < 5 and time.monotonic() < deadline:
-        page.wait_for_timeout(500)
-    assert iteration() >= 5, "the run did not advance in the browser"
-
+    page = open_page(chromium, server)
+    assert "app" not in page.locator('[data-testid="stSidebarNav"]').inner_text().split()  # titled pages
+    start_training(page)
     assert page.locator('[data-testid="stException"]').count() == 0
+    page.wait_for_selector(".js-plotly-plot", timeout=30_000)
     points = page.evaluate(
-        "() => Math.max(...Array.from(document.querySelectorAll('.js-plotly-plot'))"
+        "() => Math.max(0, ...Array.from(document.querySelectorAll('.js-plotly-plot'))"
         ".map(plot => (plot.data && plot.data[0] && plot.data[0].x) ? plot.data[0].x.length : 0))"
     )
     assert points >= 5, "the W estimate chart has no points"
-    page.get_by_role("button", name="Pause").click()
-    page.get_by_role("button", name="Resume").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
     page.screenshot(path=str(tmp_path / "training-page.png"), full_page=True)
     assert (tmp_path / "training-page.png").stat().st_size > 10_000
     screenshot_copy = os.environ.get("WGAN_SCREENSHOT")
-    if screenshot_copy:  # lets a developer look at it (the closing note asks for one)
+    if screenshot_copy:  # lets a developer look at it
         shutil.copy(tmp_path / "training-page.png", screenshot_copy)
+
+
+def test_two_hosted_visitors_keep_their_runs_apart(chromium, streamlit_server, mnist_root: Path):
+    # The hosted entrypoint, as Community Cloud starts it; two browser contexts are two visitors.
+    server = streamlit_server("hosted/streamlit_app.py", WGAN_DATA_ROOT=str(mnist_root))
+    name = f"alice-{os.getpid()}"
+    alice, bob = open_page(chromium, server), open_page(chromium, server)
+    start_training(alice)
+    alice.get_by_role("button", name="Pause", exact=True).click()
+    alice.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
+    run_name = alice.get_by_label("Run name")
+    run_name.fill(name)
+    run_name.press("Enter")
+    alice.wait_for_timeout(1000)
+    alice.get_by_role("button", name="Save", exact=True).click()
+    alice.get_by_text(f"Saved {name}.").wait_for(timeout=30_000)
+    assert alice.get_by_role("button", name="Download the checkpoint").count() == 1
+    assert name in saved_run_choices(alice)
+
+    bob.get_by_role("link", name="Train").first.click()
+    bob.get_by_role("button", name="Start").wait_for(timeout=90_000)
+    bob.get_by_text("Load a saved run").click()
+    assert name not in saved_run_choices(bob)  # Alice's run is in her session only
+    assert not (RUNS_DIR / f"{name}.pt").exists()  # and not on the server's disk
+    for page in (alice, bob):
+        assert page.locator('[data-testid="stException"]').count() == 0

@@ -11,7 +11,6 @@ import torch
 from wgan.checkpoint import CheckpointError, write_payload
 from wgan.classifier import (
     FEATURE_DIM,
-    SHIPPED_CLASSIFIER,
     MnistClassifier,
     accuracy,
     load_classifier,
@@ -20,9 +19,9 @@ from wgan.classifier import (
     train_classifier,
 )
 from wgan.data import load_images
+from wgan.paths import SHIPPED_CLASSIFIER
 
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / SHIPPED_CLASSIFIER
+SHIPPED = SHIPPED_CLASSIFIER
 
 
 @pytest.fixture(scope="module")

@@ -138,3 +138,24 @@ def fresh_hosting_cache():
 
     yield
     st.cache_resource.clear()
+
+
+def test_hosted_entrypoint_runs_the_app_in_hosted_mode(monkeypatch, tmp_path):
+    # Community Cloud starts hosted/streamlit_app.py from the repository root; here from elsewhere, no env set.
+    monkeypatch.setenv("WGAN_HOSTED", "unset-after-the-test")
+    monkeypatch.delenv("WGAN_HOSTED")
+    monkeypatch.chdir(tmp_path)
+    at = AppTest.from_file(str(ROOT / "hosted" / "streamlit_app.py"), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Wasserstein GAN, step by step"  # the navigation's default page: Home
+    assert any("hosted mode:" in str(m.value) for m in at.markdown)
+
+
+def test_cpu_only_torch_is_confined_to_the_hosted_requirements():
+    # An extra index in the root file would make pip pull the +cpu wheel into a local GPU install.
+    root = (ROOT / "requirements.txt").read_text()
+    hosted = (ROOT / "hosted" / "requirements.txt").read_text().splitlines()
+    assert "download.pytorch.org" not in root
+    assert "-r ../requirements.txt" in hosted
+    pins = {line.split("==")[0]: line.split("==")[1] for line in hosted if "==" in line}
+    assert pins.keys() == {"torch", "torchvision"} and all(version.endswith("+cpu") for version in pins.values())

@@ -1,4 +1,5 @@
-"""AppTest of pages/3_Sampling.py: renders, explorer sliders, interpolation, shareable link, bad links."""
+"""AppTest of pages/3_Sampling.py: renders, explorer sliders, interpolation, shareable link, bad links, the
+lesson on the seed's blind border, both architectures, and a working folder other than the project's."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from wgan.checkpoint import export_generator, load_checkpoint, save_checkpoint
+from wgan.checkpoint import export_generator, find_checkpoints, load_checkpoint, save_checkpoint
 from wgan.config import preset
 from wgan.data import load_images
+from wgan.paths import SHIPPED_DIR
 from wgan.share import PageState, encode
-from wgan.train import init_state, train_chunk
+from wgan.train import init_state, train_chunk, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = str(ROOT / "pages" / "3_Sampling.py")
@@ -33,8 +35,32 @@ def checkpoint_dir(mnist_root, tmp_path_factory) -> Path:
     return folder
 
 
-def page(monkeypatch, folder: Path | str, params: dict[str, str] | None = None) -> AppTest:
-    monkeypatch.setenv("WGAN_CHECKPOINT_DIR", str(folder))
+def tiny_generator(data_root: Path, arch: str, path: Path, card: dict | None = None) -> Path:
+    """A generator-only checkpoint of the `arch` models after one training step (the "gan" preset)."""
+    digits = load_images("mnist", data_root, "train", download=False)
+    state = init_state(preset("gan", arch=arch, batch_size=8, holdout_size=32), digits, "cpu")
+    train_step(state)
+    full = save_checkpoint(state, path.with_name(f".{path.stem}-full.pt"))
+    exported = export_generator(load_checkpoint(full), path, card=card)
+    full.unlink()
+    return exported
+
+
+@pytest.fixture(scope="module")
+def both_archs(mnist_root, tmp_path_factory) -> Path:
+    """A folder with the lesson's two files: the seed's models (FID on its card) and the repaired ones (none)."""
+    folder = tmp_path_factory.mktemp("lesson")
+    tiny_generator(mnist_root, "seed", folder / "wgan-clip-seed-arch.pt", card={"fid_mnist": 87.64})
+    tiny_generator(mnist_root, "repaired", folder / "wgan-clip.pt", card={"data": "fake bars"})
+    return folder
+
+
+def page(monkeypatch, folder: Path | str | None, params: dict[str, str] | None = None) -> AppTest:
+    """The page on `folder` (None: the default folder, WGAN_CHECKPOINT_DIR unset)."""
+    if folder is None:
+        monkeypatch.delenv("WGAN_CHECKPOINT_DIR", raising=False)
+    else:
+        monkeypatch.setenv("WGAN_CHECKPOINT_DIR", str(folder))
     at = AppTest.from_file(PAGE, default_timeout=120)
     if params:
         at.query_params.update(params)
@@ -43,6 +69,21 @@ def page(monkeypatch, folder: Path | str, params: dict[str, str] | None = None) 
 
 def charts(at: AppTest) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def is_lesson(element) -> bool:
+    return "critic never sees" in (list(element.captions) or [""])[-1]
+
+
+def lesson(at: AppTest):
+    """The lesson's row of pictures (the one st.image whose last caption names the seed critic's blind pixels)."""
+    (element,) = [element for element in at.image if is_lesson(element)]
+    return element
+
+
+def tool_images(at: AppTest) -> list:
+    """The st.image elements below the lesson: [explored pair, interpolation strip]."""
+    return [element for element in at.image if not is_lesson(element)]
 
 
 def images(at: AppTest) -> list[str]:
@@ -54,7 +95,7 @@ def images(at: AppTest) -> list[str]:
     (grid,) = [spec for spec in charts(at) if spec["layout"].get("images")]
     uri = grid["layout"]["images"][0]["source"]
     assert uri.startswith("data:image/png;base64,")
-    return [hashlib.sha1(uri.encode()).hexdigest()] + [url for element in at.image for url in element.value]
+    return [hashlib.sha1(uri.encode()).hexdigest()] + [url for element in tool_images(at) for url in element.value]
 
 
 def norms_chart(at: AppTest) -> dict:
@@ -110,7 +151,7 @@ def test_renders_explores_and_interpolates(monkeypatch, checkpoint_dir):
     state = at.session_state["sample.state"]
     assert (state.frames, state.method, state.end) == (5, "lerp", (42, 0))
     assert images(at)[2] != strip_url
-    assert at.image[1].captions[0].startswith("lerp")
+    assert tool_images(at)[1].captions[0].startswith("lerp")
 
     at.button(key="sample.reset").click().run()
     assert_clean(at)
@@ -186,6 +227,126 @@ def test_files_that_are_not_generators_are_listed_aside(monkeypatch, checkpoint_
     assert any("not generator checkpoints" in expander.label for expander in at.expander)
 
 
+def test_lesson_compares_the_two_architectures_with_their_fid(monkeypatch, both_archs):
+    at = page(monkeypatch, both_archs)
+    assert_clean(at)
+    assert "Why the seed's generator draws a line along the bottom edge" in [h.value for h in at.subheader]
+    pictures = lesson(at)
+    assert len(pictures.value) == 3  # seed grid, repaired grid, blind pixels
+    seed_caption, repaired_caption, mask_caption = pictures.captions
+    assert "wgan-clip-seed-arch.pt" in seed_caption and "FID-MNIST 87.6" in seed_caption
+    assert "wgan-clip.pt" in repaired_caption and "FID-MNIST not measured" in repaired_caption
+    assert "the 55 pixels" in mask_caption  # row 27 and column 27 of visible_pixels(SeedCritic()): 28 + 28 - 1
+    text = " ".join(str(m.value) for m in at.markdown)
+    assert "never reads the last row and column" in text and "784 of 784" in text
+    assert not [c for c in at.caption if "comparison needs" in str(c.value)]
+    # The lesson sits above the tool: its picture row comes before the explorer's and the strip's.
+    assert is_lesson(at.image[0])
+
+
+def test_lesson_without_the_two_files_shows_the_mask_and_says_what_is_missing(monkeypatch, checkpoint_dir):
+    at = page(monkeypatch, checkpoint_dir)
+    assert_clean(at)
+    assert len(lesson(at).value) == 1
+    (missing,) = [str(c.value) for c in at.caption if "comparison needs" in str(c.value)]
+    assert "`wgan-clip-seed-arch.pt` (seed architecture)" in missing
+    assert "`wgan-clip.pt` (repaired architecture)" in missing
+
+
+def test_lesson_ignores_a_wgan_clip_file_with_the_seed_architecture(monkeypatch, both_archs, tmp_path):
+    """Today's shipped wgan-clip.pt holds the seed's models: it is not the repaired side of the comparison."""
+    (tmp_path / "wgan-clip-seed-arch.pt").write_bytes((both_archs / "wgan-clip-seed-arch.pt").read_bytes())
+    (tmp_path / "wgan-clip.pt").write_bytes((both_archs / "wgan-clip-seed-arch.pt").read_bytes())
+    at = page(monkeypatch, tmp_path)
+    assert_clean(at)
+    assert len(lesson(at).value) == 2 and "wgan-clip-seed-arch.pt" in lesson(at).captions[0]
+    (missing,) = [str(c.value) for c in at.caption if "comparison needs" in str(c.value)]
+    assert "`wgan-clip.pt` (repaired architecture)" in missing and "seed-arch" not in missing
+
+
+def test_lesson_without_any_checkpoint_still_shows_the_blind_pixels(monkeypatch, tmp_path):
+    at = page(monkeypatch, tmp_path)
+    assert_clean(at)
+    assert len(lesson(at).value) == 1 and "python -m wgan train" in at.info[0].value
+
+
+@pytest.mark.parametrize("name", ["wgan-clip-seed-arch.pt", "wgan-clip.pt"])
+def test_each_architecture_samples_explores_and_interpolates(monkeypatch, both_archs, name):
+    at = page(monkeypatch, both_archs)
+    at.selectbox(key="sample.checkpoint").set_value(name).run()
+    assert_clean(at)
+    arch = "seed" if "seed-arch" in name else "repaired"
+    assert any(f"{arch} architecture" in expander.label for expander in at.expander)
+    grid_before, explored_before, strip_before = images(at)
+    at.slider(key="sample.dir0").set_value(1.5).run()
+    at.number_input(key="sample.end_seed").set_value(3).run()
+    assert_clean(at)
+    grid_after, explored_after, strip_after = images(at)
+    assert grid_after == grid_before and explored_after != explored_before and strip_after != strip_before
+    assert at.session_state["sample.state"].checkpoint == name
+
+
+def test_architectures_draw_different_grids(monkeypatch, both_archs):
+    at = page(monkeypatch, both_archs, {"ckpt": "wgan-clip-seed-arch.pt"})
+    seed_grid = images(at)[0]
+    other = page(monkeypatch, both_archs, {"ckpt": "wgan-clip.pt"})
+    assert_clean(other)
+    assert images(other)[0] != seed_grid
+
+
+def test_works_from_another_working_folder(monkeypatch, checkpoint_dir, tmp_path):
+    monkeypatch.chdir(tmp_path)  # nothing of the project here: every path must be absolute
+    at = page(monkeypatch, checkpoint_dir)
+    assert_clean(at)
+    assert len(images(at)) == 3
+
+
+def test_default_folder_is_the_projects_checkpoints_from_anywhere(monkeypatch, tmp_path):
+    """Without WGAN_CHECKPOINT_DIR the page reads wgan.paths.SHIPPED_DIR, whatever the working folder."""
+    monkeypatch.chdir(tmp_path)
+    at = page(monkeypatch, None)
+    assert_clean(at)
+    loadable = []
+    for path in find_checkpoints(SHIPPED_DIR):
+        try:
+            load_checkpoint(path)
+        except Exception:
+            continue
+        loadable.append(path)
+    if loadable:
+        options = at.selectbox(key="sample.checkpoint").options
+        assert [option.split("  (")[0] for option in options] == [
+            path.relative_to(SHIPPED_DIR).as_posix() for path in loadable
+        ]
+    else:
+        assert str(SHIPPED_DIR) in at.info[0].value
+
+
+def test_hosted_lists_only_the_shipped_files(monkeypatch, checkpoint_dir):
+    monkeypatch.setenv("WGAN_HOSTED", "1")
+    at = page(monkeypatch, checkpoint_dir, {"ckpt": "runs/mine.pt"})
+    assert not at.exception
+    assert at.selectbox(key="sample.checkpoint").options == ["tiny.pt  (shipped)"]
+    assert at.session_state["sample.state"].checkpoint == "tiny.pt"
+    assert any("runs/mine.pt" in str(w.value) for w in at.warning)  # the link's file is not offered: said so
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"ckpt": "../../etc/passwd", "seed": "1e9999", "frames": "-3", "interp": ""},
+        {"dirs": "inf,-inf", "z": "-1:2,abc", "from": "9:99", "sample": "0x10"},
+    ],
+)
+def test_nonsense_link_with_both_architectures_warns_and_falls_back(monkeypatch, both_archs, params):
+    at = page(monkeypatch, both_archs, params)
+    assert_clean(at)
+    assert at.warning
+    state = at.session_state["sample.state"]
+    assert state.checkpoint in ("wgan-clip-seed-arch.pt", "wgan-clip.pt") and state.overrides == ()
+    assert len(images(at)) == 3
+
+
 @pytest.mark.browser
 def test_click_a_digit_and_reopen_the_link_in_chromium(chromium, streamlit_server, checkpoint_dir):
     served_page = streamlit_server(WGAN_CHECKPOINT_DIR=str(checkpoint_dir))
@@ -211,7 +372,7 @@ def test_click_a_digit_and_reopen_the_link_in_chromium(chromium, streamlit_serve
     assert "sample=21" in page.url and "dirs=1.5" in page.url
     assert "Explore sample 21" in [heading.inner_text() for heading in page.query_selector_all("h3")]
     link, seen = page.url, pictures(page)
-    assert len(seen) == 2
+    assert len(seen) == 3  # the lesson's blind-pixel picture, the explored pair, the interpolation strip
 
     fresh = chromium.new_context().new_page()  # another visitor opening the shared link
     fresh.goto(link, timeout=90_000)

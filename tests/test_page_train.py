@@ -82,7 +82,7 @@ def test_train_pause_step_survive_a_page_switch_and_save(mnist_root, tmp_path):
     at.button(key="train.step").click().run()
     assert run.iteration == paused_at + 1
 
-    at.switch_page("app.py").run()
+    at.switch_page("pages/0_Home.py").run()
     at.switch_page(TRAIN_PAGE).run()
     assert current_run(at) is run and not messages(at)
 

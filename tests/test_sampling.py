@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
+import pytest
 import torch
 
 from wgan import metrics
@@ -34,3 +38,24 @@ def test_eval_mode_is_restored_and_metrics_generate_with_it():
     assert generator.training  # left as it was found
     torch.testing.assert_close(images, expected, atol=1e-6, rtol=0)
     assert not torch.allclose(generate(generator, noise_from_seed(5, 6, 100)), expected)  # train mode differs
+
+
+def test_paint_marks_the_seed_critics_blind_border_red_and_nothing_else():
+    from PIL import Image
+
+    from wgan.models import RepairedCritic, SeedCritic, visible_pixels
+    from wgan.sampling import paint, png_bytes
+
+    digit = np.arange(28 * 28, dtype=np.uint8).reshape(28, 28)
+    painted = paint(digit, ~visible_pixels(SeedCritic()), (230, 30, 30))
+    assert painted.shape == (28, 28, 3) and painted.dtype == np.uint8
+    red = (painted == (230, 30, 30)).all(axis=2)
+    expected = np.zeros((28, 28), bool)
+    expected[27, :] = expected[:, 27] = True  # the last row and the last column
+    assert (red == expected).all()
+    assert (painted[:27, :27] == digit[:27, :27, None]).all()  # everything else is the digit, in gray
+    assert not (paint(digit, ~visible_pixels(RepairedCritic())) != digit[:, :, None]).any()  # sees every pixel
+    decoded = np.asarray(Image.open(io.BytesIO(png_bytes(painted, scale=2))))
+    assert decoded.shape == (56, 56, 3) and (decoded[::2, ::2] == painted).all()
+    with pytest.raises(ValueError, match="shape"):
+        paint(digit, np.zeros((27, 28), bool))

@@ -1,40 +1,29 @@
-"""Measured quality on the pages: FID-MNIST and class coverage during training, and Figure 3 reproduced.
+"""Measured quality on the Training page: FID-MNIST and class coverage during training.
 
-Two entry points, both drawing into the current Streamlit container:
+`render_quality_section(state, baseline=None, ...)` draws into the current Streamlit container: it
+evaluates the run (and the GAN baseline, when one runs alongside) every `every` generator iterations with
+`wgan.metrics.QualityTracker` and draws the latest figures, the W estimate against FID-MNIST over
+training, and the class histograms side by side.
 
-- `render_quality_section(state, baseline=None, ...)` for the Training page: evaluates the run (and the GAN
-  baseline, when one runs alongside) every `every` generator iterations with `wgan.metrics.QualityTracker`
-  and draws the latest figures, the W estimate against FID-MNIST over training, and the class histograms
-  side by side.
-- `render_figure3(results_json_path)` for the Training or home page: the curves and the two Spearman
-  correlations that `python -m benchmarks.figure3` wrote (read through `wgan.figure3`, which owns the
-  file's format).
-
-The figure-building functions (`quality_figure`, `histogram_figure`, `figure3_figure`) are plain plotly and
-can be used without Streamlit.
+The figure-building functions (`quality_figure`, `histogram_figure`) are plain plotly and can be used
+without Streamlit. The Figure 3 reproduction the home page draws lives in ui/home.py and pages/0_Home.py.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
 from wgan.checkpoint import CheckpointError
-from wgan.classifier import SHIPPED_CLASSIFIER, MnistClassifier, load_classifier
-from wgan.figure3 import DEFAULT_PATH, Figure3Error, Figure3Missing, load_figure3
+from wgan.classifier import MnistClassifier, load_classifier
 from wgan.metrics import COVERAGE_FRACTION, QualityTracker, reference_statistics
-from wgan.objectives import LOG2
-from wgan.smoothing import centred_median, odd_window
+from wgan.paths import SHIPPED_CLASSIFIER
 from wgan.train import TrainState
 
 DEFAULT_CLASSIFIER = SHIPPED_CLASSIFIER
-DEFAULT_FIGURE3 = DEFAULT_PATH
 MAX_REFERENCE_IMAGES = 10_000  # real images in the FID reference statistics (bounded cost, computed once)
 NOT_COMPARABLE = (
     "FID-MNIST is the Frechet distance in the 128-d features of our own small MNIST classifier. It is not "
@@ -208,103 +197,4 @@ def render_quality_section(
     st.caption(
         f"Every {every:,} generator iterations, {n_samples:,} samples from fixed noise. {NOT_COMPARABLE} "
         f"{COVERAGE_NOTE}"
-    )
-
-
-# --- Figure 3 ----------------------------------------------------------------------------------------------
-
-
-def _number(value: Any) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def figure3_figure(run: dict[str, Any], title: str, window: int = 25) -> go.Figure:
-    """One run: its loss curve (every iteration, light; median-filtered, bold) and FID-MNIST (right axis)."""
-    curve = run["curve"]
-    history, points = run["history"], run["points"]
-    x = history.get("iteration", [])
-    values = np.array([_number(v) for v in history.get(curve, [])], dtype=np.float64)
-    label = "W estimate" if curve == "w_estimate" else "JS estimate"
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_trace(
-        go.Scatter(x=x, y=values, name=label, mode="lines", opacity=0.3, line={"width": 1}), secondary_y=False
-    )
-    if values.size:
-        smoothed = centred_median(np.nan_to_num(values), window)
-        size = odd_window(window, values.size)
-        figure.add_trace(go.Scatter(x=x, y=smoothed, name=f"{label}, median of {size}"), secondary_y=False)
-    if curve == "js_estimate":
-        figure.add_hline(y=LOG2, line_dash="dot", annotation_text="log 2", secondary_y=False)
-    figure.add_trace(
-        go.Scatter(
-            x=points.get("iteration", []),
-            y=[_number(v) for v in points.get("fid_mnist", [])],
-            name="FID-MNIST",
-            mode="lines+markers",
-            line={"dash": "dot"},
-        ),
-        secondary_y=True,
-    )
-    figure.update_layout(
-        title=title, height=340, margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25}
-    )
-    figure.update_xaxes(title_text="generator iteration")
-    figure.update_yaxes(title_text=label, secondary_y=False)
-    figure.update_yaxes(title_text="FID-MNIST", secondary_y=True)
-    return figure
-
-
-def render_figure3(results_json_path: str | Path = DEFAULT_FIGURE3, *, key: str = "figure3") -> None:
-    """The WGAN paper's Figures 3/4 claim, as measured by `python -m benchmarks.figure3`.
-
-    Args:
-        results_json_path: the JSON file the script wrote (default checkpoints/figure3.json).
-        key: prefix for the charts' element keys (use the page's prefix, e.g. "train.figure3").
-
-    Shows both runs' loss curves with FID-MNIST over the same generator iterations, and the Spearman rank
-    correlation of each (median-filtered) curve with FID-MNIST. A missing or bad file gives one line of
-    explanation, never a traceback.
-    """
-    st.subheader("Does the loss track sample quality? (WGAN paper, Figures 3 and 4)")
-    try:
-        results = load_figure3(results_json_path)
-    except Figure3Missing as error:
-        st.info(str(error))
-        return
-    except Figure3Error as error:
-        st.error(str(error))
-        return
-    wgan, gan = results["runs"]["wgan"], results["runs"]["gan"]
-    cols = st.columns(2)
-    for col, run, label in ((cols[0], wgan, "WGAN: W estimate"), (cols[1], gan, "GAN: JS estimate")):
-        spearman = run["spearman"]
-        rho = _number(spearman.get("rho"))
-        col.metric(
-            f"Spearman rho, {label} vs FID-MNIST",
-            "n/a" if math.isnan(rho) else f"{rho:+.2f}",
-            help=f"{spearman.get('points')} evaluation points; p = {_number(spearman.get('p')):.2g}. "
-            "+1: the curve falls exactly when FID-MNIST falls; 0: no relation.",
-        )
-    window = int(results.get("window") or 25)
-    cols = st.columns(2)
-    cols[0].plotly_chart(figure3_figure(wgan, "WGAN (paper preset)", window), key=f"{key}.chart.wgan")
-    cols[1].plotly_chart(figure3_figure(gan, "GAN baseline", window), key=f"{key}.chart.gan")
-    config = wgan.get("config", {})
-    warmup = (
-        f"critic warm-up {config.get('warmup_n_critic')} critic steps for the first "
-        f"{config.get('warmup_iterations')} iterations"
-        if config.get("critic_warmup")
-        else "no critic warm-up"
-    )
-    st.caption(
-        f"WGAN: {config.get('preset')} preset (RMSprop {config.get('lr_critic')}, {config.get('n_critic')} critic "
-        f"steps, clip {config.get('clip_value')}, batch {config.get('batch_size')}, {warmup}, "
-        f"{config.get('precision')}). "
-        f"Both runs: {results.get('iterations')} generator iterations from seed {results.get('seed')} on "
-        f"{results.get('data')}, FID-MNIST on {results.get('n_samples')} samples every {results.get('eval_every')} "
-        f"iterations against {results.get('reference')}. Device: {results.get('device')}; "
-        f"{_number(results.get('wall_seconds')):.0f} s. Command: `{results.get('command')}`. "
-        "The paper's claim: the W estimate falls as quality rises (strong positive rho); the GAN's JS estimate "
-        "does not follow quality. This short run shows what it shows; "
-        "rerun the command for longer runs."
     )

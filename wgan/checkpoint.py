@@ -43,6 +43,10 @@ class CheckpointError(RuntimeError):
     """A checkpoint could not be read or does not fit; the message is one line naming file and problem."""
 
 
+class ForeignFileError(CheckpointError):
+    """The file reads but is not a wgan checkpoint (no format marker): someone else's .pt, not a damaged one of ours."""
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint: its path, config and raw dict (tensors on the CPU)."""
@@ -181,7 +185,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     payload = read_payload(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a wgan checkpoint (no '{FORMAT}' marker; a foreign file?)")
+        raise ForeignFileError(f"{path}: not a wgan checkpoint (no '{FORMAT}' marker; a foreign file?)")
     version = payload.get("format_version")
     if version != FORMAT_VERSION:
         raise CheckpointError(f"{path}: format version {version!r}, this code reads version {FORMAT_VERSION}")

@@ -21,6 +21,7 @@ from wgan.checkpoint import (
     load_generator,
     restore_state,
     save_checkpoint,
+    write_payload,
 )
 from wgan.config import DATASETS, PRESETS, ConfigError, apply_overrides, preset
 from wgan.data import DataUnavailableError, load_images
@@ -128,7 +129,7 @@ def command_train(args: argparse.Namespace) -> int:
         if args.seed is not None:
             changes["seed"] = args.seed
         base = preset(args.preset, **changes)
-        # This machine's fastest settings (bf16 on an AMX CPU) first, so --set can still undo them.
+        # This machine's fastest settings (bf16 on a CPU with AMX or AVX512-BF16) first, so --set can still undo them.
         machine = cpu_training_defaults(base, device)
         config = apply_overrides(replace(base, **machine), args.overrides)
         if args.print_config:
@@ -233,11 +234,11 @@ def run_with_progress(
                     epoch=f"{state.epoch:.2f}",
                     **({"FID": f"{fid:.1f}"} if quality is not None else {}),
                 )
-            if quality is not None and state.quality.get("iteration", [None])[-1] != state.iteration:
-                quality.measure(state)  # the end of the run is always measured
-                if time.monotonic() - last_save >= save_every_s:
+                if time.monotonic() - last_save >= save_every_s:  # a killed run loses at most this much
                     save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
                     last_save = time.monotonic()
+            if quality is not None and state.quality.get("iteration", [None])[-1] != state.iteration:
+                quality.measure(state)  # the end of the run is always measured
         finally:
             # Also on Ctrl-C: nothing trained is lost.
             save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
@@ -314,6 +315,9 @@ def add_quality_commands(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the generated samples' noise")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--no-anchors", action="store_true", help="skip the real-vs-real and real-vs-noise anchors")
+    evaluate.add_argument(
+        "--write-card", action="store_true", help="record the figures in the (generator-only) checkpoint's card"
+    )
     evaluate.set_defaults(handler=command_eval)
 
 
@@ -413,6 +417,17 @@ def command_eval(args: argparse.Namespace) -> int:
         f"fid_mnist={report.fid_mnist:.4f} classes_covered={report.classes_covered} "
         f"top_class_share={report.top_class_share:.4f}"
     )
+    if args.write_card:
+        if checkpoint.full:
+            raise CliError("--write-card is for exported generator-only files (python -m wgan export)")
+        # Keys by reference set, so the held-out check (--dataset digits-offline) sits beside the main figures.
+        prefix = "" if (args.dataset, args.split) == ("mnist", "test") else f"{args.dataset}_{args.split}_"
+        figures = {"fid_mnist": round(report.fid_mnist, 2), "classes_covered": report.classes_covered,
+                   "top_class_share": round(report.top_class_share, 4)}  # fmt: skip
+        card = {**checkpoint.card, **{prefix + key: value for key, value in figures.items()},
+                prefix + "eval_samples": args.n}  # fmt: skip
+        write_payload({**checkpoint.payload, "card": card}, args.checkpoint)
+        print(f"recorded in the card of {args.checkpoint}")
     return 0
 
 

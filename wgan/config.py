@@ -52,7 +52,7 @@ class TrainConfig:
     warmup_iterations: int = 25  # the first this-many generator iterations are warm-up iterations
     warmup_every: int = 500  # ... and so is every warmup_every-th generator iteration
     generator_ema: float = 0.0  # decay of a moving average of the generator's weights that samples use; 0 = off
-    precision: str = "fp32"  # "fp32", or "bf16" autocast for the forward passes (CPUs with AMX, GPUs)
+    precision: str = "fp32"  # "fp32", or "bf16" autocast for the forward passes (CPUs with AMX or AVX512-BF16, GPUs)
     layout: str = "channels_last"  # activation memory layout: "channels_last" (NHWC) or "contiguous" (NCHW)
     holdout_size: int = 500  # real images kept out of training to check the critic for overfitting
     seed: int = 0  # seeds model initialisation, data order, noise and dropout

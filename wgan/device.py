@@ -82,13 +82,15 @@ def configure_cpu_threads(limit: int | None = None) -> int:
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True on x86 CPUs with AMX (read from /proc/cpuinfo, so Linux only): there bf16 autocast trains about
-    twice as fast as fp32; on CPUs without AMX it is slower, so False there and wherever it cannot be told."""
+    """True on x86 CPUs with bf16 matrix instructions, AMX (Intel) or AVX512-BF16 (AMD Zen 4 and later), read
+    from /proc/cpuinfo (so Linux only): there bf16 autocast trains faster than fp32 (benchmarks/bench.py
+    measures it); without them bf16 is emulated and slower, so False there and wherever it cannot be told."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as handle:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in handle)
+            flags = next((line.split() for line in handle if line.startswith("flags")), [])
     except OSError:
         return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def describe_device(device: torch.device) -> str:

@@ -81,7 +81,7 @@ def load_training_data(dataset: str, root: str, split: str = "train") -> tuple[I
 
 def cpu_training_defaults(base: TrainConfig, device: torch.device) -> dict[str, Any]:
     """Config changes that make `base` train fastest on this machine without changing what a step computes
-    beyond float rounding: bf16 autocast on a CPU with AMX (weights stay fp32). Empty elsewhere.
+    beyond float rounding: bf16 autocast on a CPU with AMX or AVX512-BF16 (weights stay fp32). Empty elsewhere.
 
     The command line, the benchmarks and the Training page all start from these (each shows them as a
     change from the preset, one `--set precision=fp32` away).

@@ -1,0 +1,122 @@
+"""The Training page as a new visitor uses it, in Chromium: its rate against the CLI's, and how good its
+digits are after the first minutes.
+
+    python -m benchmarks.page_run [--marks 60,120] [--data-root ../shared/data] [--fid-samples 2000]
+                                  [--no-fid] [--cli-steps 300]
+
+One server (`streamlit run app.py`, local mode), one visitor: Home, then Train from the navigation, Start
+with the page's defaults. At each mark (seconds of training, pauses excluded) the visitor reads the page's
+"Generator iteration" and "Images/s, whole run", pauses, saves the run under a name of this script's, and
+resumes. Then, for comparison, the CLI's steady rate at the same settings (`benchmarks.train_rate` with the
+preset and precision the page ran, one warm-up chunk then a timed one) and, unless --no-fid, FID-MNIST of
+each saved run (`python -m wgan eval`, --fid-samples samples, the real test split as reference).
+Prints one `mark_s=` line per mark, `cli_iterations_per_s=`, then `page_vs_cli=` (the page's whole-run
+iterations per second at the last mark over the CLI's; 1.0 = nothing lost to the page). Time nothing while
+anything else runs: the load average at start is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.browser import REPO, chromium, generator_iteration, open_page, serve
+from wgan.checkpoint import load_checkpoint
+from wgan.paths import RUNS_DIR
+
+
+def metric(page, label: str) -> float:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return float(box.locator('[data-testid="stMetricValue"]').inner_text().replace(",", ""))
+
+
+def save_run(page, name: str) -> Path:
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=60_000)
+    field = page.get_by_label("Run name")
+    field.fill(name)
+    field.press("Enter")
+    page.wait_for_timeout(800)
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_text(f"Saved {name}.").wait_for(timeout=60_000)
+    return RUNS_DIR / f"{name}.pt"
+
+
+def drive_page(data_root: Path, marks: list[float]) -> tuple[list[dict], dict]:
+    rows: list[dict] = []
+    with serve(WGAN_DATA_ROOT=str(data_root), WGAN_HOSTED="0") as server, chromium() as browser:
+        page = open_page(browser, server.url)
+        page.get_by_role("link", name="Train").first.click()
+        page.get_by_role("button", name="Start").wait_for(timeout=120_000)
+        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=120_000)
+        trained, since = 0.0, time.monotonic()  # training seconds, counted only while not paused
+        for mark in marks:
+            while trained + (time.monotonic() - since) < mark:
+                page.wait_for_timeout(200)
+            trained += time.monotonic() - since
+            row = {"mark_s": mark, "iteration": generator_iteration(page), "page_img_s": metric(page, "whole run")}
+            row["checkpoint"] = str(save_run(page, f"page-run-{os.getpid()}-{int(mark)}s"))
+            rows.append(row)
+            page.get_by_role("button", name="Resume", exact=True).click()
+            page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=60_000)
+            since = time.monotonic()
+        exceptions = page.locator('[data-testid="stException"]').count()
+    # The settings the page ran, from its own saved checkpoint.
+    saved = load_checkpoint(rows[-1]["checkpoint"]).config
+    config = {key: getattr(saved, key) for key in ("preset", "precision", "batch_size", "dataset", "split")}
+    return rows, {**config, "page_exceptions": exceptions}
+
+
+def cli_rate(data_root: Path, config: dict, steps: int) -> float:
+    command = [
+        sys.executable, "-m", "benchmarks.train_rate", "--data", str(data_root), "--preset", config["preset"],
+        "--set", f"precision={config['precision']}", "--set", f"batch_size={config['batch_size']}",
+        "--dataset", config["dataset"], "--split", config["split"], "--epochs", "2", "--max-steps", str(steps),
+    ]  # fmt: skip
+    output = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return float(re.search(r"iterations_per_s=([\d.]+)", output)[1])
+
+
+def fid(checkpoint: str, data_root: Path, samples: int) -> dict:
+    command = [
+        sys.executable, "-m", "wgan", "eval", "--checkpoint", checkpoint, "--n", str(samples), "--no-anchors",
+        "--data-root", str(data_root), "--split", "test", "--device", "cpu",
+    ]  # fmt: skip
+    output = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return {key: float(value) for key, value in re.findall(r"(\w+)=([\d.]+)", output.splitlines()[-1])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--marks", default="60,120", help="seconds of training at which to read and save")
+    parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--fid-samples", type=int, default=2000)
+    parser.add_argument("--no-fid", action="store_true")
+    parser.add_argument("--cli-steps", type=int, default=300, help="generator iterations per CLI chunk")
+    args = parser.parse_args(argv)
+    data_root = Path(args.data_root).resolve()
+    marks = sorted(float(mark) for mark in args.marks.split(","))
+    print(f"load_avg={','.join(f'{x:.2f}' for x in os.getloadavg())} cpus={os.cpu_count()}", flush=True)
+    rows, config = drive_page(data_root, marks)
+    print(f"page config: {json.dumps(config)}", flush=True)
+    for row in rows:
+        row["page_iterations_per_s"] = row["iteration"] / row["mark_s"]
+        if not args.no_fid:
+            row.update(fid(row["checkpoint"], data_root, args.fid_samples))
+        print(" ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                       for key, value in row.items()), flush=True)  # fmt: skip
+    cli = cli_rate(data_root, config, args.cli_steps)
+    print(f"cli_iterations_per_s={cli:.3f}")
+    print(f"page_vs_cli={rows[-1]['page_iterations_per_s'] / cli:.3f}")
+    return 0 if config["page_exceptions"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -110,6 +110,18 @@ def generator_iteration(page: Any) -> int:
     return int(metric.first.locator('[data-testid="stMetricValue"]').inner_text().replace(",", ""))
 
 
+def pause_and_save(page: Any, name: str, timeout_ms: int = 60_000) -> None:
+    """On the Training page: Pause, type `name` as the run name, Save, and wait for "Saved <name>."."""
+    page.get_by_role("button", name="Pause", exact=True).click()
+    page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=timeout_ms)
+    field = page.get_by_label("Run name")
+    field.fill(name)
+    field.press("Enter")  # commit the text before the click, which would otherwise race the rerun
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_text(f"Saved {name}.").wait_for(timeout=timeout_ms)
+
+
 def server_rss_mb(server: Server) -> float:
     """Resident memory of the server process (Linux /proc), MB."""
     for line in Path(f"/proc/{server.process.pid}/status").read_text().splitlines():

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.browser import REPO, chromium, generator_iteration, open_page, serve
+from benchmarks.browser import REPO, chromium, generator_iteration, open_page, pause_and_save, serve
 from wgan.checkpoint import load_checkpoint
 from wgan.paths import RUNS_DIR
 
@@ -34,18 +34,6 @@ from wgan.paths import RUNS_DIR
 def metric(page, label: str) -> float:
     box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
     return float(box.locator('[data-testid="stMetricValue"]').inner_text().replace(",", ""))
-
-
-def save_run(page, name: str) -> Path:
-    page.get_by_role("button", name="Pause", exact=True).click()
-    page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=60_000)
-    field = page.get_by_label("Run name")
-    field.fill(name)
-    field.press("Enter")
-    page.wait_for_timeout(800)
-    page.get_by_role("button", name="Save", exact=True).click()
-    page.get_by_text(f"Saved {name}.").wait_for(timeout=60_000)
-    return RUNS_DIR / f"{name}.pt"
 
 
 def drive_page(data_root: Path, marks: list[float]) -> tuple[list[dict], dict]:
@@ -62,7 +50,9 @@ def drive_page(data_root: Path, marks: list[float]) -> tuple[list[dict], dict]:
                 page.wait_for_timeout(200)
             trained += time.monotonic() - since
             row = {"mark_s": mark, "iteration": generator_iteration(page), "page_img_s": metric(page, "whole run")}
-            row["checkpoint"] = str(save_run(page, f"page-run-{os.getpid()}-{int(mark)}s"))
+            name = f"page-run-{os.getpid()}-{int(mark)}s"
+            pause_and_save(page, name)
+            row["checkpoint"] = str(RUNS_DIR / f"{name}.pt")
             rows.append(row)
             page.get_by_role("button", name="Resume", exact=True).click()
             page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=60_000)

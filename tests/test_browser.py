@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.browser import generator_iteration, open_page
+from benchmarks.browser import generator_iteration, open_page, pause_and_save
 from wgan.paths import RUNS_DIR
 
 pytestmark = pytest.mark.browser
@@ -63,14 +63,7 @@ def test_two_hosted_visitors_keep_their_runs_apart(chromium, streamlit_server, m
     name = f"alice-{os.getpid()}"
     alice, bob = open_page(chromium, server), open_page(chromium, server)
     start_training(alice)
-    alice.get_by_role("button", name="Pause", exact=True).click()
-    alice.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
-    run_name = alice.get_by_label("Run name")
-    run_name.fill(name)
-    run_name.press("Enter")
-    alice.wait_for_timeout(1000)
-    alice.get_by_role("button", name="Save", exact=True).click()
-    alice.get_by_text(f"Saved {name}.").wait_for(timeout=30_000)
+    pause_and_save(alice, name)
     assert alice.get_by_role("button", name="Download the checkpoint").count() == 1
     assert name in saved_run_choices(alice)
 

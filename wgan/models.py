@@ -86,11 +86,52 @@ class SeedGenerator(Generator):
         return F.relu(norm(x)) if self.norm_before_relu else norm(F.relu(x))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self._block(self.linear1(z), self.bn1)
-        x = x.view(-1, 256, 7, 7)
+        if is_channels_last(self.deconv1.weight) and not self.norm_before_relu:
+            x = self._first_block_nhwc(z)  # [B, 256, 7, 7], stored NHWC
+        else:
+            x = self._block(self.linear1(z), self.bn1).view(-1, 256, 7, 7)
         x = self._block(conv_transpose_as_conv(x, self.deconv1), self.bn2)
         x = self._block(self.deconv2(x), self.bn3)
         return torch.tanh(self.deconv3(x))
+
+    def _first_block_nhwc(self, z: torch.Tensor) -> torch.Tensor:
+        """bn1(relu(linear1(z))) laid out NHWC from the start, so no [B, 256, 7, 7] layout copy follows.
+
+        The 12,544 features are independent until the view (linear rows, ReLU, per-feature batch-norm
+        statistics), so computing them in (h, w, c) order instead of the parameters' (c, h, w) order is
+        the same arithmetic. Parameters and running statistics stay in the seed's order (checkpoints
+        unchanged): they are gathered per call, and the updated running statistics scattered back.
+        """
+        order = _nhwc_feature_order(256, 7, 7, z.device)  # [12544]: (h, w, c) position -> (c, h, w) index
+        x = F.relu(F.linear(z, self.linear1.weight[order], self.linear1.bias[order]))  # [B, 12544], NHWC order
+        bn = self.bn1
+        running_mean = None if bn.running_mean is None else bn.running_mean[order]
+        running_var = None if bn.running_var is None else bn.running_var[order]
+        momentum = 0.0 if bn.momentum is None else bn.momentum
+        if bn.training and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if bn.momentum is None:  # cumulative moving average, as nn.BatchNorm1d does
+                momentum = 1.0 / float(bn.num_batches_tracked)
+        use_batch_stats = bn.training or running_mean is None
+        x = F.batch_norm(
+            x, running_mean, running_var, bn.weight[order], bn.bias[order], use_batch_stats, momentum, bn.eps
+        )
+        if bn.training and running_mean is not None:
+            bn.running_mean[order] = running_mean  # F.batch_norm updated the gathered copies in place
+            bn.running_var[order] = running_var
+        return x.view(-1, 7, 7, 256).permute(0, 3, 1, 2)
+
+
+_FEATURE_ORDERS: dict[tuple[int, int, int, torch.device], torch.Tensor] = {}
+
+
+def _nhwc_feature_order(channels: int, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """Long [C*H*W]: entry i is the (c, h, w)-flattened index of the i-th feature in (h, w, c) order."""
+    key = (channels, height, width, device)
+    if key not in _FEATURE_ORDERS:
+        index = torch.arange(channels * height * width, device=device).view(channels, height, width)
+        _FEATURE_ORDERS[key] = index.permute(1, 2, 0).reshape(-1)
+    return _FEATURE_ORDERS[key]
 
 
 class SeedCritic(Critic):

@@ -98,3 +98,16 @@ def test_toy_page_from_another_folder_with_nonsense_parameters(monkeypatch, tmp_
     assert not at.exception, [e.value for e in at.exception]
     assert at.slider(key="toy.theta").value == 0.5
     assert len(at.get("plotly_chart")) >= 7
+
+
+def test_home_page_renders_the_lesson_and_the_figure3_result():
+    assert FIGURE3_FILE.exists()  # shipped: the home page draws its two charts from it
+    at = AppTest.from_file(HOME, default_timeout=120).run()
+    assert_clean(at)
+    text = " ".join(str(m.value) for m in at.markdown)
+    assert "Wasserstein" in text and "RMSprop" in text and "PyTorch" in text
+    assert len(at.get("plotly_chart")) == 4  # the two explanatory charts and Figure 3's two
+    assert [m.label for m in at.metric if "Spearman" in m.label] and all(m.value != "n/a" for m in at.metric)
+    assert "Train" in [element.proto.page for element in at.get("page_link")]
+    at.slider(key="home.theta").set_value(0.0).run()
+    assert_clean(at)

@@ -44,7 +44,8 @@ class Server:
 def serve(log_dir: Path | None = None, entrypoint: str = "app.py", **env: str) -> Iterator[Server]:
     """`streamlit run <entrypoint>` headless on a free port with extra environment variables; stopped on exit.
 
-    Returns once /_stcore/health answers. OMP_NUM_THREADS defaults to 1 unless set (the app's own default).
+    Returns once /_stcore/health answers. The server inherits this process's environment, so it picks its
+    thread count as the app does for a user (every CPU it may use) unless OMP_NUM_THREADS says otherwise.
     """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -55,7 +56,7 @@ def serve(log_dir: Path | None = None, entrypoint: str = "app.py", **env: str) -
     ]  # fmt: skip
     log_dir = Path(log_dir or os.environ.get("TMPDIR", "/tmp"))
     log_path = log_dir / f"streamlit-{port}.log"
-    environment = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **env}
+    environment = {**os.environ, **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log, stderr=subprocess.STDOUT)
         server = Server(f"http://127.0.0.1:{port}", process, log_path)
@@ -111,8 +112,11 @@ def generator_iteration(page: Any) -> int:
 
 
 def pause_and_save(page: Any, name: str, timeout_ms: int = 60_000) -> None:
-    """On the Training page: Pause, type `name` as the run name, Save, and wait for "Saved <name>."."""
-    page.get_by_role("button", name="Pause", exact=True).click()
+    """On the Training page: Pause (unless the run has stopped by itself), type `name` as the run name, Save,
+    and wait for "Saved <name>."."""
+    pause = page.get_by_role("button", name="Pause", exact=True)
+    if pause.count():
+        pause.click()
     page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=timeout_ms)
     field = page.get_by_label("Run name")
     field.fill(name)

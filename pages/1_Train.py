@@ -64,7 +64,7 @@ CHOICES = {
     "arch": tuple(ARCHITECTURES),
     "layout": LAYOUTS,
 }
-TICK_TRAIN_SECONDS = {"cpu": 2.0}  # training per tick; the redraw after it costs a fraction of that
+TICK_TRAIN_SECONDS = {"cpu": 3.0}  # training per tick; each redraw (and drawing it) costs a fixed share
 RERUN_EVERY = 0.5  # seconds; fragment reruns queue behind a running one, so ticks follow back to back
 
 

@@ -61,7 +61,12 @@ def streamlit_server(tmp_path: Path):
     """A function that starts `streamlit run <entrypoint>` (app.py by default) headless with extra environment
     variables (benchmarks.browser.serve) and returns its URL; every server started is stopped afterwards."""
     with ExitStack() as stack:
-        yield lambda entrypoint="app.py", **env: stack.enter_context(serve(tmp_path, entrypoint, **env)).url
+        # One torch thread: the browser and pytest share the CI machine's cores with the server.
+        yield (
+            lambda entrypoint="app.py", **env: (
+                stack.enter_context(serve(tmp_path, entrypoint, **{"OMP_NUM_THREADS": "1", **env})).url
+            )
+        )
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from wgan.live import LiveRun, thin
 from wgan.smoothing import centred_median
 
-MAX_CHART_POINTS = 2000  # per trace; long runs are strided so each tick stays cheap to draw
+MAX_CHART_POINTS = 600  # per trace: long runs are strided, so the browser redraws each tick quickly
 
 
 def _line(fig: go.Figure, x, y, name: str, **style) -> None:

@@ -425,29 +425,34 @@ def sample(generator: Generator, z: torch.Tensor) -> torch.Tensor:
         return generator(z)
 
 
+HOLDOUT_CHECK_IMAGES = 256  # held-out images per check: enough for the means, cheap enough to run often
+
+
 @torch.no_grad()
-def evaluate_holdout(state: TrainState) -> dict[str, float]:
+def evaluate_holdout(state: TrainState, max_images: int = HOLDOUT_CHECK_IMAGES) -> dict[str, float]:
     """The W estimate on held-out real images versus on training images, against the same fakes.
 
     A critic that memorises its training images scores them higher than unseen ones from the same
     distribution; the gap between the two estimates is the overfitting check of WGAN-GP's section 5.
-    Runs in eval mode (no dropout, running batch-norm statistics) and syncs: call it off the hot path.
+    Uses the first `max_images` held-out images, the run's precision, eval mode (no dropout, running
+    batch-norm statistics), and syncs: call it off the hot path (the Training page runs it per snapshot).
     """
     critic, config = state.critic, state.config
-    holdout = state.data.holdout()
+    holdout = state.data.holdout()[:max_images]
     n = holdout.shape[0]
     if n == 0:
         return {}
     eval_rng = torch.Generator(state.device).manual_seed(config.seed + 2)
     train_real = state.data.sample(n, eval_rng)
     z = torch.randn(n, config.z_dim, device=state.device, generator=eval_rng)
-    fake = sample(state.sampler, z)
     was_training = critic.training
     critic.eval()
     try:
-        fake_mean = critic(fake).mean()
-        train_w = critic(train_real).mean() - fake_mean
-        holdout_w = critic(holdout).mean() - fake_mean
+        with _autocast(state):
+            fake = sample(state.sampler, z)
+            fake_mean = critic(fake).float().mean()
+            train_w = critic(train_real).float().mean() - fake_mean
+            holdout_w = critic(holdout).float().mean() - fake_mean
     finally:
         critic.train(was_training)
     return {"w_train": float(train_w), "w_holdout": float(holdout_w)}

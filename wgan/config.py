@@ -1,8 +1,8 @@
-"""Training hyperparameters: one frozen dataclass, four presets, field-by-field overrides.
+"""Training hyperparameters: one frozen dataclass, its presets, field-by-field overrides.
 
-The presets reproduce the table in the WGAN reference (section 2): the seed blog post, Algorithm 1 of
-the WGAN paper (arXiv 1701.07875) with the official code's critic warm-up, the WGAN-GP paper
-(arXiv 1704.00028) and a standard (non-saturating) GAN baseline for contrast.
+The presets reproduce the seed blog post, Algorithm 1 of the WGAN paper (arXiv 1701.07875) with the
+official code's critic warm-up, the WGAN-GP paper (arXiv 1704.00028), the shipped weight-clipping recipe
+and a standard (non-saturating) GAN baseline for contrast.
 """
 
 from __future__ import annotations

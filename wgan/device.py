@@ -13,7 +13,7 @@ def available_cpus() -> int:
     """CPUs this process may really use: the affinity mask, capped by a cgroup v2/v1 CPU quota.
 
     os.cpu_count() reports the host's CPUs; inside a container with a 2-core quota PyTorch would start
-    one thread per host CPU, and 16 threads on 2 cores made training 4.2x slower (docs/performance.md).
+    one thread per host CPU, and threads that outnumber the cores wait on each other at every operation.
     """
     try:
         cpus = len(os.sched_getaffinity(0))

@@ -312,7 +312,14 @@ def start_run(
         config = replace(config, dataset=used)
     state = init_state(config, data, device)
     baseline = init_state(baseline_config(config), data, device) if compare else None
-    return LiveRun(state, baseline, target_epochs, max(1, snapshot_every), note, limits)
+    return LiveRun(
+        state,
+        baseline,
+        target_epochs=target_epochs,
+        snapshot_every=max(1, snapshot_every),
+        data_note=note,
+        limits=limits,
+    )
 
 
 def resume_run(
@@ -331,7 +338,7 @@ def resume_run(
     if used != config.dataset:
         state.config = replace(state.config, dataset=used)
     target = max(DEFAULT_TARGET_EPOCHS, math.ceil(state.epoch) + 10)
-    return LiveRun(state, None, target, DEFAULT_SNAPSHOT_EVERY, note, limits)
+    return LiveRun(state, target_epochs=target, data_note=note, limits=limits)
 
 
 def run_card(run: LiveRun, made_by: str) -> dict[str, Any]:

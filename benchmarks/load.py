@@ -11,7 +11,8 @@ visitor is its own browser context, so its own Streamlit session. A round is, on
      (from the request until no script runs for it any more), median and max;
   3. `--trainers` visitors open /Train and press Start; after `--hold` seconds of training, memory and each
      trainer's generator iteration (in hosted mode only WGAN_MAX_TRAINERS train at once; the others wait);
-  4. `--toy` visitors open /Toy_distributions; memory and settle seconds, the trainers still training;
+  4. the first Sampling visitor types a new seed: seconds until that redraw settles, the trainers training;
+     then `--toy` visitors open /Toy_distributions; memory and settle seconds, the trainers still training;
   5. one visitor opens the home page while the trainers train: the latency a newcomer sees;
   6. every tab closes; memory 5 s and 30 s later (Streamlit keeps a disconnected session for a while).
 `--rounds R` repeats 2-6 on the same server, so the memory lines show whether memory returns or grows.
@@ -180,6 +181,44 @@ def start_training(browser: Any, server: Server, how_many: int) -> list[Visitor]
     return trainers
 
 
+def redraw(visitor: Visitor, label: str, seed: int) -> Visitor:
+    """The Sampling visitor types a new seed: seconds until the page's script stops running again.
+
+    Measured on a page that is already open (its generator is loaded), so it is the redraw a visitor waits
+    for when exploring, not the first load.
+    """
+    timed = Visitor(label, time.monotonic(), visitor.page)
+    if visitor.page is None:
+        timed.error = "the sampling page is not open"
+        return timed
+    try:
+        field = visitor.page.get_by_label("Seed", exact=True)
+        field.fill(str(seed))
+        timed.started = time.monotonic()
+        field.press("Enter")
+    except Exception as error:
+        timed.error = one_line(error)
+        return timed
+    deadline = timed.started + SETTLE_TIMEOUT_S
+    time.sleep(POLL_S)  # let the rerun begin before looking for quiet
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if count(visitor.page, STATUS):
+            timed.quiet_since = None
+        else:
+            timed.quiet_since = timed.quiet_since or now
+            if now - timed.quiet_since >= QUIET_S:
+                timed.settle_s = timed.quiet_since - timed.started
+                break
+        time.sleep(POLL_S / 5)
+    else:
+        timed.error = f"did not settle within {SETTLE_TIMEOUT_S:.0f} s"
+    timed.exceptions = count(visitor.page, EXCEPTION)
+    if timed.error:
+        report_failure(label, timed)
+    return timed
+
+
 def iterations(trainers: list[Visitor]) -> list[int]:
     """Each trainer's generator iteration now; -1 where it cannot be read (failed, or mid-redraw)."""
     found = []
@@ -224,6 +263,10 @@ def one_round(browser: Any, server: Server, args: argparse.Namespace, number: in
     rates = [f"{(b - a) / args.hold:.2f}" if a >= 0 and b >= 0 else "-" for a, b in zip(before, after, strict=True)]
     note = f"hold_s={args.hold:g} iterations={','.join(map(str, after))} per_s={','.join(rates)} waiting={waiting}"
     record(Phase(number, "train", rss(server), trainers, note))
+
+    if sampling:
+        redrawn = redraw(sampling[0], "sampling_redraw", seed=100 + number)
+        record(Phase(number, "sampling_redraw_while_training", rss(server), [redrawn]))
 
     toy = arrive(browser, server, "/Toy_distributions", args.toy, "toy")
     record(Phase(number, "toy", rss(server), toy))

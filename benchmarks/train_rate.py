@@ -28,7 +28,7 @@ import torch
 
 from wgan.config import apply_overrides, preset
 from wgan.data import load_images
-from wgan.device import pick_device
+from wgan.device import pick_device, tune_cpu_allocator
 from wgan.live import cpu_training_defaults
 from wgan.train import TrainState, init_state, train_chunk, train_step
 
@@ -37,6 +37,8 @@ PHASES = ("data", "forward", "backward", "optimizer", "metrics")
 
 def build_state(args: argparse.Namespace) -> TrainState:
     device = pick_device(args.device)
+    if device.type == "cpu":
+        tune_cpu_allocator()  # as `python -m wgan train` does
     data = load_images(args.dataset, args.data, args.split, download=False)
     config = replace(preset(args.preset, holdout_size=0), **cpu_training_defaults(preset(args.preset), device))
     config = apply_overrides(config, args.overrides)

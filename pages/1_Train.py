@@ -18,7 +18,7 @@ from ui.train import critic_figure, format_seconds, generator_figure, holdout_fi
 from wgan.checkpoint import CheckpointError
 from wgan.config import LAYOUTS, OBJECTIVES, OPTIMIZERS, PRESETS, ConfigError, TrainConfig, apply_overrides
 from wgan.data import DataUnavailableError
-from wgan.device import describe_device, pick_device
+from wgan.device import describe_device, pick_device, tune_cpu_allocator
 from wgan.hosting import Hosting, trainer_slots
 from wgan.live import (
     DEFAULT_SNAPSHOT_EVERY,
@@ -229,6 +229,8 @@ def begin(config: TrainConfig, options: dict) -> None:
 
 def place(run: LiveRun, running: bool) -> None:
     """Make `run` this session's run."""
+    if not hosting().hosted and run.state.device.type == "cpu":
+        tune_cpu_allocator()  # a single-user app owns its process; a shared server returns memory instead
     current = slot()
     current.run, current.running, current.released_note = run, running, None
     if running:

@@ -29,6 +29,19 @@ def test_shapes_and_ranges(arch, batch_norm):
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in critic.modules()) == batch_norm
 
 
+def test_the_repaired_critic_takes_a_hidden_layer_and_keeps_its_weights_names_without_one():
+    plain, headed = RepairedCritic(), build_critic("repaired", True, 0.0, hidden=16)
+    assert headed.fc.out_features == 16 and isinstance(headed.hidden[0], torch.nn.BatchNorm1d)
+    assert headed(torch.randn(6, 1, 28, 28)).shape == (6,)
+    assert build_critic("repaired", False, 0.0, hidden=16).hidden[0].__class__ is torch.nn.Identity  # for WGAN-GP
+    # Without the layer the state dict is what shipped before it existed: old full runs still load.
+    expected = [f"{layer}.{name}" for layer in ("conv0", "conv1", "conv2", "fc") for name in ("weight", "bias")]
+    expected += [f"bn.{name}" for name in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")]
+    assert sorted(plain.state_dict()) == sorted(expected)
+    with pytest.raises(ValueError, match="critic_hidden needs arch='repaired'"):
+        preset("seed", critic_hidden=16)
+
+
 def test_the_seed_critic_cannot_see_the_last_row_and_column():
     blind = ~visible_pixels(SeedCritic())
     assert blind[27].all() and blind[:, 27].all() and blind.sum() == 28 + 28 - 1
@@ -41,7 +54,7 @@ def test_unknown_architecture_is_a_config_error():
         preset("gp", arch="resnet")
 
 
-@pytest.mark.parametrize("name", ["seed", "gp", "gan"])
+@pytest.mark.parametrize("name", ["seed", "clip", "gp", "gan"])
 def test_a_few_steps_train_both_models(digits, name):
     state = init_state(preset(name, **SMALL), digits, "cpu")
     before_g = [p.detach().clone() for p in state.generator.parameters()]
@@ -73,15 +86,29 @@ def test_resume_is_exact_for_either_architecture_with_a_generator_average(digits
         assert torch.equal(value, first.generator_ema.state_dict()[key]), key
 
 
+def test_resume_is_exact_for_the_clip_recipe_with_its_hidden_critic_layer(digits, tmp_path):
+    config = preset("clip", **SMALL)
+    assert config.critic_hidden > 0
+    straight = init_state(config, digits, "cpu")
+    train_chunk(straight, 6)
+    first = init_state(config, digits, "cpu")
+    train_chunk(first, 3)
+    resumed = restore_state(load_checkpoint(save_checkpoint(first, tmp_path / "run.pt")), digits, "cpu")
+    train_chunk(resumed, 3)
+    assert resumed.history.columns["w_estimate"] == straight.history.columns["w_estimate"]
+    for a, b in zip(straight.critic.state_dict().values(), resumed.critic.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_an_old_checkpoint_without_arch_loads_as_the_seed_architecture(digits, tmp_path):
     state = init_state(preset("seed", **SMALL), digits, "cpu")
     path = save_checkpoint(state, tmp_path / "old.pt")
     payload = torch.load(path, weights_only=True)
-    for key in ("arch", "layout", "generator_ema"):  # fields added after format version 1 first shipped
+    for key in ("arch", "layout", "generator_ema", "critic_hidden"):  # fields added after version 1 first shipped
         del payload["config"][key]
     torch.save(payload, path)
     checkpoint = load_checkpoint(path)
-    assert checkpoint.config.arch == "seed"
+    assert checkpoint.config.arch == "seed" and checkpoint.config.critic_hidden == 0
     assert type(load_generator(checkpoint)).__name__ == "SeedGenerator"
 
 

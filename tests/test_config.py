@@ -1,6 +1,6 @@
 import pytest
 
-from wgan.config import PRESETS, TrainConfig, apply_overrides, preset
+from wgan.config import PRESETS, ConfigError, TrainConfig, apply_overrides, preset
 
 
 def test_presets_match_the_reference_table():
@@ -73,3 +73,12 @@ def test_unknown_preset_and_unknown_saved_keys():
         preset("dcgan")
     with pytest.raises(ValueError, match="unknown config keys: colour"):
         TrainConfig.from_dict({"colour": "red"})
+
+
+def test_choosing_the_seed_architecture_drops_the_repaired_critics_hidden_layer():
+    clip = preset("clip")
+    assert clip.critic_hidden > 0 and clip.arch == "repaired"
+    assert apply_overrides(clip, ["arch=seed"]).critic_hidden == 0
+    assert apply_overrides(clip, ["lr_critic=1e-4"]).critic_hidden == clip.critic_hidden
+    with pytest.raises(ConfigError, match="critic_hidden needs arch='repaired'"):
+        apply_overrides(clip, ["arch=seed", "critic_hidden=8"])  # asked for both: said, not silently changed

@@ -240,7 +240,8 @@ def test_every_architecture_is_one_choice_away(mnist_root, tmp_path):
     at.selectbox(key=f"train.adv.{PRESET}.arch").set_value("seed").run()
     assert any("arch=seed" in str(c.value) for c in at.caption)  # named as a change from the preset
     at.button(key="train.start").click().run()
-    assert not messages(at) and current_run(at).state.config.arch == "seed"
+    config = current_run(at).state.config
+    assert not messages(at) and config.arch == "seed" and config.critic_hidden == 0  # the seed's critic, as written
 
 
 def test_without_mnist_or_internet_the_page_falls_back_to_the_offline_digits(tmp_path, monkeypatch):

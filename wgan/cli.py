@@ -25,7 +25,7 @@ from wgan.checkpoint import (
 )
 from wgan.config import DATASETS, PRESETS, ConfigError, apply_overrides, preset
 from wgan.data import DataUnavailableError, load_images
-from wgan.device import configure_cpu_threads, describe_device, pick_device
+from wgan.device import configure_cpu_threads, describe_device, pick_device, tune_cpu_allocator
 from wgan.live import cpu_training_defaults
 from wgan.paths import DATA_ROOT, RUNS_DIR, SHIPPED_CLASSIFIER
 from wgan.sampling import generate, grid, noise_from_seed, save_png
@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 def command_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     device = pick_device(args.device)
+    if device.type == "cpu":
+        tune_cpu_allocator()  # this process is the run's alone: keep activation memory for reuse
     commands = [args.command_line]  # every command that trained this run, first to last, for its card
     if args.resume:
         if not out.exists():

@@ -114,8 +114,10 @@ def tune_cpu_allocator() -> bool:
     glibc's malloc serves each activation of tens of MB with a fresh mmap (or trims the heap after it is
     freed), so every training step page-faults its memory in again: about two million faults per 50
     steps at batch 512. Raising the mmap and trim thresholds lets the same memory be reused (the effect
-    of the MALLOC_*_ environment variables, set from inside the process). Called once per process;
-    glibc only (elsewhere, or with WGAN_MALLOC_TUNING=0, nothing changes). Returns whether it applied.
+    of the MALLOC_*_ environment variables, set from inside the process). The process keeps up to 512 MB
+    it no longer uses, so only what owns the process calls this: the command line's `train`, the
+    benchmarks, a local (single-user) Training page; never a shared server. Once per process; glibc only
+    (elsewhere, or with WGAN_MALLOC_TUNING=0, nothing changes). Returns whether it applied.
     """
     global _allocator_tuned
     if _allocator_tuned is not None:

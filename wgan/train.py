@@ -21,7 +21,7 @@ from torch.profiler import record_function
 from wgan import objectives
 from wgan.config import TrainConfig
 from wgan.data import DeviceDataset, ImageData
-from wgan.device import configure_cpu_threads, tune_cpu_allocator
+from wgan.device import configure_cpu_threads
 from wgan.models import Critic, Generator, build_critic, build_generator
 from wgan.sampling import eval_mode
 
@@ -158,7 +158,7 @@ def build_models(config: TrainConfig, device: torch.device) -> tuple[Generator, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         generator = build_generator(config.arch, config.z_dim)
-        critic = build_critic(config.arch, config.critic_batch_norm, config.critic_dropout)
+        critic = build_critic(config.arch, config.critic_batch_norm, config.critic_dropout, config.critic_hidden)
     memory_format = _memory_format(config)
     return generator.to(device, memory_format=memory_format), critic.to(device, memory_format=memory_format)
 
@@ -173,7 +173,6 @@ def init_state(config: TrainConfig, data: ImageData, device: torch.device | str 
     device = torch.device(device)
     if device.type == "cpu":
         configure_cpu_threads()
-        tune_cpu_allocator()
     generator, critic = build_models(config, device)
     # Dropout draws from the global stream; seed it so a run is repeatable (checkpoints save its state).
     torch.manual_seed(config.seed)

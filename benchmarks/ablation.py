@@ -14,7 +14,7 @@ MNIST's test split:
 - `all three`: every repair on the seed's layers;
 - `repaired`: the `repaired` architecture (all three, plus a critic that starts at full resolution and a
   generator that upsamples with convolutions), its score a linear read-out of the features;
-- `repaired + hidden`: the same with a 1,024-wide hidden layer before the critic's score (`critic_hidden`,
+- `repaired + hidden`: the same with a 256-wide hidden layer before the critic's score (`critic_hidden`,
   what the shipped clipping recipe uses).
 
 then measures FID-MNIST, classes covered and top-class share on `--samples` samples (noise seed 0)
@@ -45,7 +45,7 @@ VARIANTS = {
     "+bn before relu": ("seed-bn-first", {}),
     "all three": ("seed-all-repairs", {"critic_dropout": 0.0}),
     "repaired": ("repaired", {}),
-    "repaired + hidden": ("repaired", {"critic_hidden": 1024}),
+    "repaired + hidden": ("repaired", {"critic_hidden": 256}),
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import wgan.data
 from wgan.checkpoint import export_generator, load_checkpoint, load_generator, save_checkpoint
-from wgan.classifier import load_classifier, save_classifier, train_classifier
+from wgan.classifier import accuracy, load_classifier, save_classifier, train_classifier
 from wgan.cli import main
 from wgan.config import preset
 from wgan.data import ImageData, load_images
@@ -87,5 +87,8 @@ def test_classifier_command_writes_a_card(mnist_root, tmp_path, capsys, monkeypa
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("holdout_accuracy=")
     card = load_classifier(out).card
     assert card["holdout_start"] == 200 and card["holdout_size"] == 100 and card["steps"] == 1
-    assert "--max-steps 1" in card["command"] and 0 <= card["holdout_accuracy"] <= 1
+    assert "--max-steps 1" in card["command"]
+    test = load_images("mnist", mnist_root, "test", download=False)  # held out: test images 200-299
+    held_out = accuracy(load_classifier(out).model, test.images[200:300], test.labels[200:300])
+    assert card["holdout_accuracy"] == pytest.approx(held_out, abs=1e-5)  # measured on exactly those (5 decimals)
     assert main([*args, "--holdout", "300"]) == 2  # nothing left to train on from the test split

@@ -125,7 +125,7 @@ PRESETS: dict[str, TrainConfig] = {
     # WGAN with weight clipping as shipped (checkpoints/wgan-clip.pt): the seed's four changes and its
     # optimiser settings, at batch 64, on the repaired models with a hidden layer before the critic's score
     # (without it the clipped critic cannot judge shapes: checkpoints/README.md, ablation).
-    "clip": TrainConfig(preset="clip", arch="repaired", critic_dropout=0.0, critic_hidden=1024, batch_size=64),
+    "clip": TrainConfig(preset="clip", arch="repaired", critic_dropout=0.0, critic_hidden=256, batch_size=64),
     # WGAN paper, Algorithm 1, with the official code's critic warm-up.
     "paper": TrainConfig(
         preset="paper",

@@ -92,3 +92,20 @@ def test_sigterm_saves_the_run_before_exiting(mnist_root, tmp_path):
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=60) == 130
     assert load_checkpoint(out).iteration > 0
+
+
+def test_force_starts_afresh_and_resume_refuses_set_and_generator_only_files(mnist_root, tmp_path, capsys):
+    out = tmp_path / "run.pt"
+    common = ["--data-root", str(mnist_root), "--split", "test", "--device", "cpu", "--out", str(out), *TINY]
+    assert main(["train", "--steps", "3", *common]) == 0
+    assert main(["train", "--steps", "1", "--force", *common]) == 0
+    assert load_checkpoint(out).iteration == 1  # a new run of one iteration replaced the three
+    before = out.read_bytes()
+    assert main(["train", "--resume", "--steps", "1", "--set", "lr_critic=1e-4", *common]) == 2
+    assert "--set and --seed do not apply" in capsys.readouterr().err and out.read_bytes() == before
+    exported = tmp_path / "generator.pt"
+    assert main(["export", "--checkpoint", str(out), "--out", str(exported)]) == 0
+    resume_export = ["train", "--resume", "--steps", "1", "--data-root", str(mnist_root), "--out", str(exported)]
+    assert main(resume_export) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error:") and "holds only a generator" in err

@@ -102,6 +102,15 @@ def test_seed_generator_in_float32_channels_last():
     assert torch.allclose(ours(z), reference(z), atol=1e-5)
 
 
+def test_the_nhwc_first_block_trains_after_an_evaluation_in_inference_mode(monkeypatch):
+    monkeypatch.setattr("wgan.models._FEATURE_ORDERS", {})  # as in a fresh process: nothing cached yet
+    generator = SeedGenerator().to(memory_format=torch.channels_last)
+    with torch.inference_mode():  # e.g. FID-MNIST at iteration 0, before the first step
+        generator.eval()(torch.randn(4, 100))
+    generator.train()(torch.randn(4, 100)).sum().backward()
+    assert generator.linear1.weight.grad is not None
+
+
 def test_conv_transpose_as_conv_matches_conv_transpose():
     torch.manual_seed(1)
     layer = nn.ConvTranspose2d(8, 5, kernel_size=3, padding=1)

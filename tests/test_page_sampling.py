@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from wgan.checkpoint import export_generator, find_checkpoints, load_checkpoint, save_checkpoint
+from wgan.checkpoint import export_generator, find_checkpoints, load_checkpoint, load_generator, save_checkpoint
 from wgan.config import preset
-from wgan.data import load_images
+from wgan.data import load_images, load_offline_digits
 from wgan.paths import SHIPPED_DIR
+from wgan.sampling import generate, noise_from_seed
 from wgan.share import PageState, encode
 from wgan.train import init_state, train_chunk, train_step
 
@@ -230,18 +231,31 @@ def test_files_that_are_not_generators_are_listed_aside(monkeypatch, checkpoint_
 def test_lesson_compares_the_two_architectures_with_their_fid(monkeypatch, both_archs):
     at = page(monkeypatch, both_archs)
     assert_clean(at)
-    assert "Why the seed's generator draws a line along the bottom edge" in [h.value for h in at.subheader]
+    assert "Why the seed's generator draws along the bottom and right edges" in [h.value for h in at.subheader]
     pictures = lesson(at)
     assert len(pictures.value) == 3  # seed grid, repaired grid, blind pixels
     seed_caption, repaired_caption, mask_caption = pictures.captions
     assert "wgan-clip-seed-arch.pt" in seed_caption and "FID-MNIST 87.6" in seed_caption
+    assert f"lights {edge_ink(both_archs / 'wgan-clip-seed-arch.pt'):.1%} of the red pixels" in seed_caption
     assert "wgan-clip.pt" in repaired_caption and "FID-MNIST not measured" in repaired_caption
+    assert f"lights {edge_ink(both_archs / 'wgan-clip.pt'):.1%} of the red pixels" in repaired_caption
     assert "the 55 pixels" in mask_caption  # row 27 and column 27 of visible_pixels(SeedCritic()): 28 + 28 - 1
     text = " ".join(str(m.value) for m in at.markdown)
     assert "never reads the last row and column" in text and "784 of 784" in text
     assert not [c for c in at.caption if "comparison needs" in str(c.value)]
+    real = (load_offline_digits().images[:, 0] > 127).float()  # lit: brighter than mid-grey (uint8)
+    real_share = (real[:, 27, :].sum() + real[:, :27, 27].sum()) / (len(real) * 55)
+    (reference,) = [str(c.value) for c in at.caption if "Real MNIST digits light" in str(c.value)]
+    assert f"light {real_share:.2%} of the red pixels (5,000 digits)" in reference
     # The lesson sits above the tool: its picture row comes before the explorer's and the strip's.
     assert is_lesson(at.image[0])
+
+
+def edge_ink(path: Path) -> float:
+    """Share of the last row and column (the seed critic's 55 blind pixels) lit in samples 0-1023 of seed 0."""
+    images = generate(load_generator(load_checkpoint(path)), noise_from_seed(0, 1024, 100))[:, 0]
+    lit = (images > 0).float()
+    return float((lit[:, 27, :].sum() + lit[:, :27, 27].sum()) / (1024 * 55))
 
 
 def test_lesson_without_the_two_files_shows_the_mask_and_says_what_is_missing(monkeypatch, checkpoint_dir):

@@ -10,7 +10,7 @@ import torch
 
 from wgan import metrics
 from wgan.models import SeedGenerator
-from wgan.sampling import eval_mode, generate, noise_from_seed
+from wgan.sampling import eval_mode, generate, lit_share, noise_from_seed
 
 
 def test_generate_in_batches_matches_one_pass_and_returns_cpu_floats():
@@ -59,3 +59,18 @@ def test_paint_marks_the_seed_critics_blind_border_red_and_nothing_else():
     assert decoded.shape == (56, 56, 3) and (decoded[::2, ::2] == painted).all()
     with pytest.raises(ValueError, match="shape"):
         paint(digit, np.zeros((27, 28), bool))
+
+
+def test_lit_share_counts_pixels_brighter_than_mid_grey_only_where_chosen():
+    images = torch.full((4, 1, 28, 28), -1.0)  # black
+    images[:, 0, 27, :] = 1.0  # every image lit along the bottom row (28 pixels)
+    images[0, 0, 5, 5] = 1.0  # lit, but not chosen
+    images[1, 0, 0, 27] = 0.0  # mid-grey exactly: not lit
+    chosen = torch.zeros(28, 28, dtype=torch.bool)
+    chosen[27, :] = True
+    chosen[:, 27] = True  # last row and column: 55 pixels
+    assert lit_share(images, chosen) == pytest.approx(4 * 28 / (4 * 55))
+    assert lit_share(images, chosen.numpy()) == pytest.approx(28 / 55)
+    assert lit_share(images[:0], chosen) == 0.0
+    with pytest.raises(ValueError, match="differ in shape"):
+        lit_share(images, chosen[:27])

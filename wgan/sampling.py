@@ -114,6 +114,19 @@ def highlight_tile(picture: np.ndarray, index: int, columns: int, tile: int = 28
     return marked
 
 
+def lit_share(images: torch.Tensor, pixels: torch.Tensor | np.ndarray) -> float:
+    """Share of the chosen pixels brighter than mid-grey, over images [N, 1, H, W] in [-1, 1]; pixels: bool [H, W].
+
+    E.g. how often a generator draws where its critic cannot see (`~wgan.models.visible_pixels(critic)`):
+    real digits almost never have ink on their border, so a generator that does is exploiting the blind spot.
+    """
+    where = torch.as_tensor(pixels, dtype=torch.bool)
+    if images.shape[-2:] != where.shape:
+        raise ValueError(f"images {tuple(images.shape[-2:])} and pixels {tuple(where.shape)} differ in shape")
+    chosen = images[:, 0][:, where]  # [N, number of chosen pixels]
+    return float((chosen > 0).float().mean()) if chosen.numel() else 0.0
+
+
 def paint(
     picture: np.ndarray, mask: np.ndarray | torch.Tensor, colour: tuple[int, int, int] = (230, 30, 30)
 ) -> np.ndarray:

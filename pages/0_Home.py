@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 import ui.home
-from ui.navigation import PAGES, PAGES_DIR
+from ui.navigation import PAGES, PAGES_DIR, leave_pages_folder_mode
 from wgan.checkpoint import CheckpointError, ForeignFileError, find_checkpoints, load_checkpoint
 from wgan.device import describe_device, pick_device
 from wgan.figure3 import Figure3Error, Figure3Missing, load_figure3
@@ -31,6 +31,7 @@ PAGE_BLURBS = {
     "3_Sampling.py": "explore the latent space of the shipped checkpoints: seeds, interpolation, grids",
 }
 
+leave_pages_folder_mode()  # a shared deep link opened first on a fresh server
 st.set_page_config(page_title="Wasserstein GAN, step by step", page_icon="🏠", layout="wide")
 st.title("Wasserstein GAN, step by step")
 st.markdown(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.navigation import leave_pages_folder_mode
 from ui.quality import render_quality_section
 from ui.train import critic_figure, format_seconds, generator_figure, holdout_figure, smoothed_figure
 from wgan.checkpoint import CheckpointError
@@ -41,6 +42,7 @@ from wgan.paths import DATA_ROOT, RUNS_DIR
 from wgan.sampling import grid, png_bytes
 from wgan.storage import FolderRuns, SessionRuns, StorageFull, read_checkpoint_bytes
 
+leave_pages_folder_mode()  # a shared deep link opened first on a fresh server
 st.set_page_config(page_title="Train a WGAN", page_icon="📈", layout="wide")
 
 DATASET_LABELS = {

@@ -16,9 +16,11 @@ import numpy as np
 import streamlit as st
 
 import ui.toy
+from ui.navigation import leave_pages_folder_mode
 from wgan import toy
 from wgan.objectives import LOG2, OBJECTIVE_LABELS
 
+leave_pages_folder_mode()  # a shared deep link opened first on a fresh server
 st.set_page_config(page_title="Toy distributions - WGAN", page_icon="📐", layout="wide")
 
 CHUNK_SECONDS = 1.0  # training time per tick of the live panel (drawing adds to it)

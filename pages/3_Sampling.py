@@ -19,6 +19,7 @@ import streamlit as st
 import torch
 
 import ui.sampling
+from ui.navigation import leave_pages_folder_mode
 from wgan.checkpoint import CheckpointError, ForeignFileError, find_checkpoints, load_checkpoint, load_generator
 from wgan.data import DataUnavailableError, load_offline_digits, to_unit_range
 from wgan.device import configure_cpu_threads
@@ -66,7 +67,9 @@ COLUMNS = 8  # the 8x8 grid
 SEED_ARCH_FILE = "wgan-clip-seed-arch.pt"
 REPAIRED_FILE = "wgan-clip.pt"
 LESSON_FILES = (("seed", SEED_ARCH_FILE, "Seed's models"), ("repaired", REPAIRED_FILE, "Repaired models"))
+DEFAULT_FILE = REPAIRED_FILE  # listed first: a new visitor starts from the best WGAN, not the alphabet's first
 BLIND_COLOUR = (230, 30, 30)  # red: the pixels the seed's critic never reads
+LESSON_PICTURE_WIDTH = 280  # pixels: the three lesson pictures side by side in one row
 LESSON_SAMPLES = 1024  # samples (noise seed 0) behind each "lit share of the blind pixels" figure
 
 
@@ -206,10 +209,12 @@ def label(path: Path) -> str:
 def list_checkpoints() -> tuple[dict[str, Path], dict[Path, str]]:
     """Loadable checkpoints by name (relative to FOLDER), and the files set aside with the reason.
 
-    Hosted, only the shipped files are listed: FOLDER/runs/ would hold other visitors' files.
+    Hosted, only the shipped files are listed: FOLDER/runs/ would hold other visitors' files. DEFAULT_FILE
+    comes first (the default view); the rest keep find_checkpoints' order.
     """
     hosted = Hosting.from_environment().hosted
     found = [path for path in find_checkpoints(FOLDER) if not hosted or path.parent == FOLDER]
+    found.sort(key=lambda path: path != FOLDER / DEFAULT_FILE)
     problems = {path: problem_with(str(path), modified(path)) for path in found}
     by_name = {path.relative_to(FOLDER).as_posix(): path for path, problem in problems.items() if problem is None}
     return by_name, {path: problem for path, problem in problems.items() if problem is not None}
@@ -283,12 +288,12 @@ def lesson_section(by_name: dict[str, Path]) -> None:
             path, facts = found[arch]
             pictures.append(lesson_grid_png(str(path), modified(path)))
             lit = blind_lit_share(str(path), modified(path))
-            captions.append(f"{title} (`{name}`): {fid_caption(facts)}, lights {lit:.1%} of the red pixels")
+            captions.append(f"{title} (`{name}`): {fid_caption(facts)}, lights {lit:.2%} of the red pixels")
     # The digit under the mask: the repaired generator's, else any listed one's (mid-grey without any).
     digit = (found["repaired"] or found["seed"] or (next(iter(by_name.values()), None), None))[0]
     pictures.append(mask_png(None if digit is None else str(digit), 0 if digit is None else modified(digit)))
     captions.append(f"Red: the {int(seed_blind.sum())} pixels the seed's critic never sees")
-    st.image(pictures, caption=captions, output_format="PNG")
+    st.image(pictures, caption=captions, width=LESSON_PICTURE_WIDTH, output_format="PNG")  # one row
     st.markdown(
         "**The seed's critic never reads the last row and column** (red): its 3x3 stride-2 convolutions have "
         "no padding and stop one pixel short, so nothing stops the generator from drawing there. "
@@ -502,6 +507,7 @@ def share_link(state: PageState) -> None:
 
 # --- the page ---------------------------------------------------------------------------------------------
 
+leave_pages_folder_mode()  # a shared deep link opened first on a fresh server
 st.set_page_config(page_title="Sampling a trained generator - WGAN", page_icon="🎲", layout="wide")
 st.title("Sampling: explore a trained generator")
 checkpoints, skipped = list_checkpoints()

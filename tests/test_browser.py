@@ -75,3 +75,14 @@ def test_two_hosted_visitors_keep_their_runs_apart(chromium, streamlit_server, m
     assert not (RUNS_DIR / f"{name}.pt").exists()  # and not on the server's disk
     for page in (alice, bob):
         assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_shared_link_opened_first_on_a_fresh_server_gets_the_apps_navigation(chromium, streamlit_server):
+    """A fresh server whose first request is a deep link still runs the page under app.py's titled navigation."""
+    page = open_page(chromium, f"{streamlit_server()}/Sampling?seed=7")
+    seed = page.get_by_label("Seed", exact=True)
+    seed.wait_for(timeout=90_000)
+    navigation = page.locator('[data-testid="stSidebarNav"]').inner_text().split()
+    assert "app" not in navigation and "Home" in navigation  # not Streamlit's pages/-folder sidebar
+    assert seed.input_value() == "7"  # the link's view survives the switch
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -236,9 +236,9 @@ def test_lesson_compares_the_two_architectures_with_their_fid(monkeypatch, both_
     assert len(pictures.value) == 3  # seed grid, repaired grid, blind pixels
     seed_caption, repaired_caption, mask_caption = pictures.captions
     assert "wgan-clip-seed-arch.pt" in seed_caption and "FID-MNIST 87.6" in seed_caption
-    assert f"lights {edge_ink(both_archs / 'wgan-clip-seed-arch.pt'):.1%} of the red pixels" in seed_caption
+    assert f"lights {edge_ink(both_archs / 'wgan-clip-seed-arch.pt'):.2%} of the red pixels" in seed_caption
     assert "wgan-clip.pt" in repaired_caption and "FID-MNIST not measured" in repaired_caption
-    assert f"lights {edge_ink(both_archs / 'wgan-clip.pt'):.1%} of the red pixels" in repaired_caption
+    assert f"lights {edge_ink(both_archs / 'wgan-clip.pt'):.2%} of the red pixels" in repaired_caption
     assert "the 55 pixels" in mask_caption  # row 27 and column 27 of visible_pixels(SeedCritic()): 28 + 28 - 1
     text = " ".join(str(m.value) for m in at.markdown)
     assert "never reads the last row and column" in text and "784 of 784" in text
@@ -249,6 +249,14 @@ def test_lesson_compares_the_two_architectures_with_their_fid(monkeypatch, both_
     assert f"light {real_share:.2%} of the red pixels (5,000 digits)" in reference
     # The lesson sits above the tool: its picture row comes before the explorer's and the strip's.
     assert is_lesson(at.image[0])
+
+
+def test_a_new_visitor_starts_from_wgan_clip_when_it_is_there(monkeypatch, both_archs):
+    at = page(monkeypatch, both_archs)
+    assert_clean(at)
+    assert at.session_state["sample.state"].checkpoint == "wgan-clip.pt"
+    options = at.selectbox(key="sample.checkpoint").options
+    assert options == ["wgan-clip.pt  (shipped)", "wgan-clip-seed-arch.pt  (shipped)"]
 
 
 def edge_ink(path: Path) -> float:
@@ -329,9 +337,11 @@ def test_default_folder_is_the_projects_checkpoints_from_anywhere(monkeypatch, t
         loadable.append(path)
     if loadable:
         options = at.selectbox(key="sample.checkpoint").options
-        assert [option.split("  (")[0] for option in options] == [
-            path.relative_to(SHIPPED_DIR).as_posix() for path in loadable
-        ]
+        names = [path.relative_to(SHIPPED_DIR).as_posix() for path in loadable]
+        if "wgan-clip.pt" in names:  # the default view comes first
+            names.remove("wgan-clip.pt")
+            names.insert(0, "wgan-clip.pt")
+        assert [option.split("  (")[0] for option in options] == names
     else:
         assert str(SHIPPED_DIR) in at.info[0].value
 

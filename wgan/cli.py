@@ -222,7 +222,7 @@ def run_with_progress(
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
     with tqdm(total=target, initial=state.iteration, unit="it", dynamic_ncols=True) as bar:
         try:
-            fid = float("nan")
+            fid = (state.quality.get("fid_mnist") or [float("nan")])[-1]  # a resumed run shows its last point
             while state.iteration < target:
                 if quality is not None and quality.due(state):
                     fid = quality.measure(state)

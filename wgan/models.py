@@ -208,10 +208,9 @@ class RepairedCritic(Critic):
     WGAN-GP (the penalty is per sample).
 
     hidden > 0 puts a fully-connected layer of that width (batch norm, LeakyReLU) between the features
-    and the score. Under weight clipping this is what lets the critic judge a digit's shape: with the
-    score a linear read-out of the clipped convolutional features, FID-MNIST of the clipping runs stalled
-    near 180 whatever the optimiser, critic steps, width or normalisation; with the hidden layer it fell
-    below 100 in 1,000 iterations (checkpoints/README.md, ablation).
+    and the score. Under weight clipping this is what lets the critic judge a digit's shape: a linear
+    read-out of clipped convolutional features could not, whatever the optimiser, critic steps, width or
+    normalisation (the figures are in checkpoints/README.md).
     """
 
     def __init__(self, batch_norm: bool = True, dropout: float = 0.0, width: int = 32, hidden: int = 0) -> None:

@@ -1,7 +1,7 @@
 """Training page: train a WGAN (optionally beside its GAN baseline) in chunks you can watch.
 
 Widgets -> wgan.live (a LiveRun in this tab's session) -> charts from ui.train. Training runs inside a
-fragment that reruns back to back while the run trains (a couple of seconds of training, then one redraw),
+fragment that reruns back to back while the run trains (one redraw, then a few seconds of training),
 so Pause answers after the current chunk and the page never freezes.
 """
 
@@ -375,23 +375,29 @@ def draw(run: LiveRun) -> None:
 
 
 def live_panel() -> None:
+    """One tick: draw the run as it stands, then train for a few seconds.
+
+    Drawing first keeps the page readable while it trains: Streamlit greys out whatever a rerun has not
+    redrawn yet, so training before drawing left the charts greyed for most of every tick.
+    """
     current = slot()
     run = current.run
     if run is None:
         return
-    if current.running:
-        slots = trainer_slots(hosting().max_trainers)
-        if slots.acquire(timeout=tick_seconds()):
-            try:
-                run.tick(tick_seconds())
-            finally:
-                slots.release()
-        else:
-            st.caption("Other runs are using every training slot on this server; this one waits its turn.")
-        if run.done:
-            pause()
-            st.rerun()  # the whole page, so the timer stops and the buttons say Resume
     draw(run)
+    if not current.running:
+        return
+    slots = trainer_slots(hosting().max_trainers)
+    if slots.acquire(timeout=tick_seconds()):
+        try:
+            run.tick(tick_seconds())
+        finally:
+            slots.release()
+    else:
+        st.caption("Other runs are using every training slot on this server; this one waits its turn.")
+    if run.done:
+        pause()
+        st.rerun()  # the whole page, so the timer stops, the buttons say Resume and the last state is drawn
 
 
 # --- save and load -----------------------------------------------------------------------------------------
@@ -460,8 +466,9 @@ def load_section(replace_current: bool = False) -> None:
 registry().sweep(hosting().idle_release_seconds)  # any visitor's page run frees runs idle for too long
 st.title("Train a WGAN")
 st.caption(
-    f"Training on {describe_device(device())}; each tick trains about {tick_seconds():.1f} s, then the charts "
-    f"redraw. The run lives in this browser tab's session and survives switching pages. {hosting().describe()}."
+    f"Training on {describe_device(device())}; the charts redraw, then the run trains for about "
+    f"{tick_seconds():.1f} s, and again. The run lives in this browser tab's session and survives switching "
+    f"pages. {hosting().describe()}."
 )
 if "train.device_warning" in st.session_state:
     st.warning(st.session_state["train.device_warning"])

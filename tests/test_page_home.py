@@ -28,7 +28,7 @@ def folder(mnist_root, tmp_path_factory) -> Path:
     state = init_state(preset("gan", arch="repaired", batch_size=8, holdout_size=32), digits, "cpu")
     train_step(state)
     full = save_checkpoint(state, folder / "runs" / "someone-else.pt")
-    export_generator(load_checkpoint(full), folder / "shipped.pt", card={"data": "fake bars"})
+    export_generator(load_checkpoint(full), folder / "shipped.pt", card={"data": "fake bars", "fid_mnist": 12.345})
     torch.save({"weights": torch.zeros(3)}, folder / "classifier.pt")  # loads, but no wgan-checkpoint marker
     (folder / "broken.pt").write_bytes(b"not a checkpoint")
     return folder
@@ -60,6 +60,7 @@ def test_local_table_lists_shipped_and_runs_and_skips_foreign_files(monkeypatch,
     rows = {row["file"]: row for row in at.dataframe[0].value.to_dict("records")}
     assert rows["broken.pt"]["kind"] == "unreadable"
     assert "repaired architecture" in rows["shipped.pt"]["note"]
+    assert rows["shipped.pt"]["FID-MNIST"] == 12.3  # from the card
 
 
 def test_hosted_table_lists_only_the_shipped_checkpoints(monkeypatch, folder):

@@ -65,15 +65,22 @@ def test_a_few_steps_train_both_models(digits, name):
     assert any(not torch.equal(a, b) for a, b in zip(before_c, state.critic.parameters(), strict=True))
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
-def test_resume_is_exact_for_either_architecture_with_a_generator_average(digits, tmp_path, arch):
-    config = preset("gan", arch=arch, generator_ema=0.9, **SMALL)
+def six_steps_and_three_plus_three(config, digits, tmp_path):
+    """(6 steps straight, 3 steps saved to tmp_path/run.pt, that file resumed for 3 more): resume must be exact."""
     straight = init_state(config, digits, "cpu")
     train_chunk(straight, 6)
     first = init_state(config, digits, "cpu")
     train_chunk(first, 3)
     resumed = restore_state(load_checkpoint(save_checkpoint(first, tmp_path / "run.pt")), digits, "cpu")
     train_chunk(resumed, 3)
+    return straight, first, resumed
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_resume_is_exact_for_either_architecture_with_a_generator_average(digits, tmp_path, arch):
+    straight, first, resumed = six_steps_and_three_plus_three(
+        preset("gan", arch=arch, generator_ema=0.9, **SMALL), digits, tmp_path
+    )
     assert resumed.history.columns["w_estimate"] == straight.history.columns["w_estimate"]
     for a, b in zip(straight.sampler.state_dict().values(), resumed.sampler.state_dict().values(), strict=True):
         assert torch.equal(a, b)
@@ -89,12 +96,7 @@ def test_resume_is_exact_for_either_architecture_with_a_generator_average(digits
 def test_resume_is_exact_for_the_clip_recipe_with_its_hidden_critic_layer(digits, tmp_path):
     config = preset("clip", **SMALL)
     assert config.critic_hidden > 0
-    straight = init_state(config, digits, "cpu")
-    train_chunk(straight, 6)
-    first = init_state(config, digits, "cpu")
-    train_chunk(first, 3)
-    resumed = restore_state(load_checkpoint(save_checkpoint(first, tmp_path / "run.pt")), digits, "cpu")
-    train_chunk(resumed, 3)
+    straight, _, resumed = six_steps_and_three_plus_three(config, digits, tmp_path)
     assert resumed.history.columns["w_estimate"] == straight.history.columns["w_estimate"]
     for a, b in zip(straight.critic.state_dict().values(), resumed.critic.state_dict().values(), strict=True):
         assert torch.equal(a, b)

@@ -260,6 +260,14 @@ def resume(lr_scale: float = 1.0) -> None:
         current.run.start_clock()
 
 
+def extend() -> None:
+    """A run that reached its target epochs trains on, DEFAULT_TARGET_EPOCHS further."""
+    run = slot().run
+    if run is not None and run.can_extend:
+        run.extend()
+        resume()
+
+
 def step() -> None:
     pause()
     run = slot().run
@@ -509,6 +517,10 @@ else:
         retry[1].button("Resume with half the learning rates", key="train.retry_half", on_click=resume, args=(0.5,))
     elif run.done:
         st.info(f"This run {run.stop_reason}. Save or download it, or Reset for a new one.")
+        if run.can_extend:
+            st.button(
+                f"Train {DEFAULT_TARGET_EPOCHS:g} more epochs", key="train.extend", on_click=extend, type="primary"
+            )
     with st.expander("This run's hyperparameters"):
         st.json(config.to_dict(), expanded=False)
     st.fragment(live_panel, run_every=RERUN_EVERY if running else None)()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,6 +81,12 @@ def test_run_stops_at_the_target_epochs(small_data):
         pass
     assert run.done and run.snapshots[-1].iteration == run.iteration
     assert run.epoch >= 0.05 and "target of 0.05 epochs" in run.stop_reason
+    # A finished run can train on: extending moves the target past where it stands.
+    assert run.can_extend
+    stopped_at = run.iteration
+    run.extend(1.0)
+    assert run.target_epochs == math.ceil(run.epoch) + 1.0 and not run.done and not run.can_extend
+    assert run.tick(0.0, max_iterations=2) == 2 and run.iteration == stopped_at + 2
 
 
 def test_missing_mnist_falls_back_to_the_offline_digits(tmp_path, monkeypatch):
@@ -112,6 +119,8 @@ def test_caps_of_a_host_stop_a_run(small_data):
     run = begin(small_config(), small_data, limits=live.RunLimits(max_iterations=3))
     assert run.tick(0.0, max_iterations=10) == 3  # never past the cap
     assert run.done and "3 generator iterations" in run.stop_reason and run.tick(0.0) == 0
+    run.target_epochs = run.epoch  # the target reached too: more epochs would still meet the cap
+    assert not run.can_extend
     timed = begin(small_config(), small_data, limits=live.RunLimits(max_seconds=1e-9))
     timed.tick(0.0, max_iterations=1)
     assert timed.done and "training minutes" in timed.stop_reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,11 @@ def test_a_run_stops_by_itself_at_its_target(mnist_root, tmp_path):
     assert not at.session_state["train.slot"].running and current_run(at).done
     assert any("target of 0.1 epochs" in str(i.value) for i in at.info)
     assert at.button(key="train.resume").disabled
+    run = current_run(at)
+    stopped_at = run.iteration
+    at.button(key="train.extend").click().run()  # "Train 30 more epochs": the same run goes on
+    assert at.session_state["train.slot"].running and run.iteration > stopped_at and not run.done
+    assert run.target_epochs == math.ceil(0.1) + 30
 
 
 def test_divergence_pauses_keeps_the_last_finite_state_and_resumes(mnist_root, tmp_path, monkeypatch):

@@ -154,6 +154,9 @@ class LiveRun:
             return self.problem
         if self.epoch >= self.target_epochs:
             return f"reached its target of {self.target_epochs:g} epochs"
+        return self._cap_reached()
+
+    def _cap_reached(self) -> str | None:
         if self.limits.max_iterations and self.iteration >= self.limits.max_iterations:
             return f"reached this server's cap of {self.limits.max_iterations:,} generator iterations per run"
         if self.limits.max_seconds and self.state.wall_seconds >= self.limits.max_seconds:
@@ -163,6 +166,15 @@ class LiveRun:
     @property
     def done(self) -> bool:
         return self.stop_reason is not None
+
+    @property
+    def can_extend(self) -> bool:
+        """Stopped only by its own target (not by a host's cap or a divergence), so more epochs would train."""
+        return not self.problem and self.epoch >= self.target_epochs and self._cap_reached() is None
+
+    def extend(self, epochs: float = DEFAULT_TARGET_EPOCHS) -> None:
+        """Move the target `epochs` past where the run stands, so a finished run can train on."""
+        self.target_epochs = math.ceil(self.epoch) + epochs
 
     def seconds_per_epoch(self) -> float:
         """Wall seconds one epoch has taken so far (baseline included), nan before any training."""

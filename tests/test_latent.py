@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from io import BytesIO
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +26,10 @@ from wgan.latent import (
     sample_z,
     slerp,
 )
-from wgan.models import SeedGenerator
+from wgan.models import RepairedGenerator, SeedGenerator
 from wgan.sampling import generate, gif_bytes, grid, highlight_tile, noise_from_seed, to_uint8
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -110,6 +115,36 @@ def test_principal_directions_are_orthonormal_and_fastest(generator):
     with pytest.raises(ValueError):
         principal_directions(generator.train(), z)
     generator.eval()
+
+
+@pytest.mark.parametrize("architecture", [SeedGenerator, RepairedGenerator])
+def test_principal_directions_are_the_singular_vectors_of_the_exact_jacobian(architecture):
+    torch.manual_seed(0)
+    model = architecture(100)
+    with torch.no_grad():
+        model(torch.randn(128, 100))  # running statistics that are not the identity
+    model = frozen_generator(model)
+    z = sample_z(3, 2, 100)
+    jacobian = torch.func.jacfwd(lambda v: model(v[None]).flatten())(z)  # [784, 100], forward-mode reference
+    _, singular, vh = torch.linalg.svd(jacobian.double(), full_matrices=False)
+    directions, speeds = principal_directions(model, z, k=4)
+    torch.testing.assert_close(speeds.double(), singular[:4], rtol=1e-4, atol=1e-6)
+    alignment = (directions.double() @ vh[:4].T).diag().abs()  # same vectors up to sign
+    assert alignment.min() > 1 - 1e-4
+
+
+def test_principal_directions_do_not_import_dynamo():
+    """torch.func's forward mode imports torch._dynamo, resident in a server for good; this path does not."""
+    code = (
+        "import sys, torch\n"
+        "from wgan.latent import frozen_generator, principal_directions, sample_z\n"
+        "from wgan.models import RepairedGenerator, SeedGenerator\n"
+        "for architecture in (SeedGenerator, RepairedGenerator):\n"
+        "    principal_directions(frozen_generator(architecture(100)), sample_z(0, 0, 100), 3)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"
 
 
 def test_same_seed_and_edits_give_identical_images(generator):

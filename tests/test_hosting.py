@@ -159,3 +159,22 @@ def test_cpu_only_torch_is_confined_to_the_hosted_requirements():
     assert "-r ../requirements.txt" in hosted
     pins = {line.split("==")[0]: line.split("==")[1] for line in hosted if "==" in line}
     assert pins.keys() == {"torch", "torchvision"} and all(version.endswith("+cpu") for version in pins.values())
+
+
+@pytest.mark.parametrize("hosted", [True, False])
+def test_a_hosted_server_caps_malloc_arenas_and_a_local_app_does_not(monkeypatch, hosted):
+    calls = []
+    monkeypatch.setattr("wgan.device.limit_malloc_arenas", lambda arenas=2: calls.append(arenas) or True)
+    monkeypatch.setenv("WGAN_HOSTED", "1" if hosted else "0")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert calls == ([2] if hosted else [])
+
+
+def test_limit_malloc_arenas_applies_once_per_process_on_glibc():
+    from wgan.device import limit_malloc_arenas
+
+    first = limit_malloc_arenas()
+    assert limit_malloc_arenas() is first  # the first answer stands
+    if Path("/lib/x86_64-linux-gnu/libc.so.6").exists() or Path("/lib/aarch64-linux-gnu/libc.so.6").exists():
+        assert first  # glibc: mallopt(M_ARENA_MAX) accepted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -103,9 +104,35 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({threads} thread{'' if threads == 1 else 's'})"
 
 
-# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX.
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -2, -3, -8
 _allocator_tuned: bool | None = None
+_arenas_limited: bool | None = None
+
+
+def _mallopt() -> Any | None:
+    """glibc's mallopt through ctypes; None elsewhere (macOS, Windows, musl)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap how many malloc arenas glibc creates, for a server that runs each visitor in its own thread.
+
+    glibc gives threads their own arenas (up to 8 per core), and each keeps the memory its thread freed,
+    so a shared Streamlit server's footprint grows with the visitors it has had. A few arenas shared by
+    every session thread return that memory to common use. Affects arenas created from now on; once per
+    process; glibc only. Returns whether it applied.
+    """
+    global _arenas_limited
+    if _arenas_limited is None:
+        mallopt = _mallopt()
+        _arenas_limited = bool(mallopt is not None and mallopt(_M_ARENA_MAX, arenas))
+    return _arenas_limited
 
 
 def tune_cpu_allocator() -> bool:
@@ -125,12 +152,8 @@ def tune_cpu_allocator() -> bool:
     _allocator_tuned = False
     if os.environ.get("WGAN_MALLOC_TUNING", "1") == "0":
         return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl)
+    mallopt = _mallopt()
+    if mallopt is None:
         return False
     _allocator_tuned = bool(
         mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's maximum: blocks under 32 MB come from the heap

@@ -1,5 +1,5 @@
 """Entry point, `streamlit run app.py`: the navigation (every page's title and icon) and the page it runs;
-hosted, it also caps the server's malloc arenas (wgan.device.limit_malloc_arenas).
+hosted, it also caps the server's malloc arenas (wgan.hosting.prepare_hosted_process).
 
 The pages live in pages/ and are listed in ui/navigation.py; Home is the default.
 """
@@ -7,12 +7,12 @@ The pages live in pages/ and are listed in ui/navigation.py; Home is the default
 import streamlit as st
 
 from ui.navigation import HOME, PAGES, PAGES_DIR
-from wgan.device import limit_malloc_arenas
-from wgan.hosting import Hosting
+from wgan.hosting import Hosting, prepare_hosted_process
 
-if Hosting.from_environment().hosted:
-    limit_malloc_arenas()  # every visitor's session is a thread; without a cap each keeps its own arena
-
-st.navigation(
+# The navigation first: on a fresh server the sidebar shows Streamlit's pages/-folder list until it runs.
+page = st.navigation(
     [st.Page(PAGES_DIR / name, title=title, icon=icon, default=name == HOME) for name, (title, icon) in PAGES.items()]
-).run()
+)
+if Hosting.from_environment().hosted:
+    prepare_hosted_process()
+page.run()

@@ -28,6 +28,19 @@ def start_training(page) -> None:
     assert generator_iteration(page) >= 5, "the run did not advance in the browser"
 
 
+def assert_titled_navigation(page) -> None:
+    """The sidebar is app.py's navigation, not Streamlit's pages/-folder list with its "app" entry.
+
+    The pages/-folder list can show for a moment before app.py's navigation replaces it, so this waits
+    up to 30 s for "app" to go: a sidebar that keeps it fails.
+    """
+    from playwright.sync_api import expect
+
+    navigation = page.locator('[data-testid="stSidebarNav"]')
+    expect(navigation).to_contain_text("Sampling", timeout=90_000)
+    expect(navigation).not_to_contain_text("app", timeout=30_000)
+
+
 def saved_run_choices(page) -> list[str]:
     """The options of the Training page's "Saved runs" box (opened, read, closed)."""
     page.get_by_label("Saved runs").first.click()
@@ -39,7 +52,7 @@ def saved_run_choices(page) -> list[str]:
 def test_training_page_in_chromium(chromium, streamlit_server, mnist_root: Path, tmp_path: Path):
     server = streamlit_server(WGAN_DATA_ROOT=str(mnist_root))  # the test's own MNIST files
     page = open_page(chromium, server)
-    assert "app" not in page.locator('[data-testid="stSidebarNav"]').inner_text().split()  # titled pages
+    assert_titled_navigation(page)
     start_training(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
@@ -82,7 +95,6 @@ def test_a_shared_link_opened_first_on_a_fresh_server_gets_the_apps_navigation(c
     page = open_page(chromium, f"{streamlit_server()}/Sampling?seed=7")
     seed = page.get_by_label("Seed", exact=True)
     seed.wait_for(timeout=90_000)
-    navigation = page.locator('[data-testid="stSidebarNav"]').inner_text().split()
-    assert "app" not in navigation and "Home" in navigation  # not Streamlit's pages/-folder sidebar
+    assert_titled_navigation(page)
     assert seed.input_value() == "7"  # the link's view survives the switch
     assert page.locator('[data-testid="stException"]').count() == 0

@@ -84,6 +84,14 @@ HOSTED = Hosting(
 )
 
 
+def prepare_hosted_process() -> None:
+    """What a shared server's process needs once: every visitor's session is a thread, and without a cap
+    glibc gives each thread its own malloc arena that keeps what the thread freed."""
+    from wgan.device import limit_malloc_arenas  # imports torch: not before the navigation is drawn
+
+    limit_malloc_arenas()
+
+
 _trainer_slots: dict[int, threading.BoundedSemaphore] = {}
 _slots_lock = threading.Lock()
 

@@ -167,15 +167,15 @@ def checkpoint_summary(path: str, modified: float) -> dict:
     except ForeignFileError:
         return {}  # another tool's file in the folder (e.g. the quality page's classifier): not listed
     except CheckpointError as error:
-        return {"file": Path(path).name, "kind": "unreadable", "iteration": None, "FID-MNIST": None, "note": str(error)}
+        return {"file": Path(path).name, "FID-MNIST": None, "iteration": None, "kind": "unreadable", "note": str(error)}
     kind = "full run (resumable)" if checkpoint.full else "generator only (sampling)"
     note = checkpoint.card.get("data", "") or checkpoint.config.dataset
     fid = checkpoint.card.get("fid_mnist")  # written by `python -m wgan eval --write-card`
     return {
-        "file": Path(path).name,
-        "kind": kind,
-        "iteration": checkpoint.iteration,
+        "file": Path(path).name,  # FID-MNIST next to the name: the right column is narrow
         "FID-MNIST": round(float(fid), 1) if isinstance(fid, int | float) else None,
+        "iteration": checkpoint.iteration,
+        "kind": kind,
         "note": f"{checkpoint.config.preset}, {checkpoint.config.arch} architecture, {note}",
     }
 

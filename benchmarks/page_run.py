@@ -2,16 +2,18 @@
 digits are after the first minutes.
 
     python -m benchmarks.page_run [--marks 60,120] [--data-root ../shared/data] [--fid-samples 2000]
-                                  [--no-fid] [--cli-steps 300]
+                                  [--no-fid]
 
 One server (`streamlit run app.py`, local mode), one visitor: Home, then Train from the navigation, Start
 with the page's defaults. At each mark (seconds of training, pauses excluded) the visitor pauses, saves the
 run under a name of this script's, reads the page's "Generator iteration" and "Images/s, whole run", and
 resumes; a run that reaches its target epochs is carried on with the page's "Train 30 more epochs" button,
-as a visitor would (counted in `extensions=`). Then, for comparison, the CLI's steady rate at the same
-settings (`benchmarks.train_rate` with the preset and precision the page ran, one warm-up chunk then a
-timed one) and, unless --no-fid, FID-MNIST of each saved run (`python -m wgan eval`, --fid-samples
-samples, the real test split as reference).
+as a visitor would (counted in `extensions=`). Then, for comparison, the CLI's rate at the same settings
+over the same iterations (`benchmarks.train_rate` with the preset and precision the page ran, in chunks of
+the first mark's iteration count: the first chunk untimed, as the page's rate before its first mark is not
+the steady one; the rate per iteration drifts by several percent as a run trains, so a CLI rate over other
+iterations would not compare) and, unless --no-fid, FID-MNIST of each saved run (`python -m wgan eval`,
+--fid-samples samples, the real test split as reference).
 Prints one `mark_s=` line per mark, `cli_iterations_per_s=`, the page's steady rate between the first and
 the last mark over the CLI's (`page_steady_vs_cli=`) and `page_vs_cli=` (the page's iterations per second
 from the Start click to the last mark, setup included, over the CLI's; 1.0 = nothing lost to the page). Time
@@ -75,14 +77,18 @@ def drive_page(data_root: Path, marks: list[float]) -> tuple[list[dict], dict]:
     return rows, {**config, "page_exceptions": exceptions}
 
 
-def cli_rate(data_root: Path, config: dict, steps: int) -> float:
+def cli_rate(data_root: Path, config: dict, first_iteration: int, last_iteration: int) -> tuple[float, str]:
+    """Generator iterations per second of the CLI's loop from `first_iteration` to about `last_iteration`,
+    and that range as text."""
+    steps = max(1, first_iteration)
+    epochs = max(2, round(last_iteration / steps))
     command = [
         sys.executable, "-m", "benchmarks.train_rate", "--data", str(data_root), "--preset", config["preset"],
         "--set", f"precision={config['precision']}", "--set", f"batch_size={config['batch_size']}",
-        "--dataset", config["dataset"], "--split", config["split"], "--epochs", "2", "--max-steps", str(steps),
+        "--dataset", config["dataset"], "--split", config["split"], "--epochs", str(epochs), "--max-steps", str(steps),
     ]  # fmt: skip
     output = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"iterations_per_s=([\d.]+)", output)[1])
+    return float(re.search(r"iterations_per_s=([\d.]+)", output)[1]), f"iterations {steps:,}-{steps * epochs:,}"
 
 
 def fid(checkpoint: str, data_root: Path, samples: int) -> dict:
@@ -100,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--fid-samples", type=int, default=2000)
     parser.add_argument("--no-fid", action="store_true")
-    parser.add_argument("--cli-steps", type=int, default=300, help="generator iterations per CLI chunk")
     args = parser.parse_args(argv)
     data_root = Path(args.data_root).resolve()
     marks = sorted(float(mark) for mark in args.marks.split(","))
@@ -113,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
             row.update(fid(row["checkpoint"], data_root, args.fid_samples))
         print(" ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
                        for key, value in row.items()), flush=True)  # fmt: skip
-    cli = cli_rate(data_root, config, args.cli_steps)
-    print(f"cli_iterations_per_s={cli:.3f}")
+    first_iteration = rows[0]["iteration"] if len(rows) >= 2 else rows[0]["iteration"] // 2
+    cli, cli_range = cli_rate(data_root, config, first_iteration, rows[-1]["iteration"])
+    print(f"cli_iterations_per_s={cli:.3f} ({cli_range})")
     if len(rows) >= 2:  # steady state: between the first and the last mark the run trained throughout
         first, last = rows[0], rows[-1]
         steady = (last["iteration"] - first["iteration"]) / (last["mark_s"] - first["mark_s"])

@@ -11,7 +11,15 @@ from torch import nn
 
 from wgan.config import preset
 from wgan.data import load_images
-from wgan.models import SeedCritic, SeedGenerator, conv_transpose_as_conv, is_channels_last, linear_on_nhwc
+from wgan.models import (
+    ChannelDropout,
+    SeedCritic,
+    SeedGenerator,
+    conv_transpose_as_conv,
+    conv_transpose_bias_apart,
+    is_channels_last,
+    linear_on_nhwc,
+)
 from wgan.train import init_state, train_chunk
 
 SMALL = {"batch_size": 16, "holdout_size": 32}
@@ -118,6 +126,39 @@ def test_conv_transpose_as_conv_matches_conv_transpose():
     assert torch.allclose(conv_transpose_as_conv(x, layer), layer(x), atol=1e-5)
     unpadded = nn.ConvTranspose2d(8, 5, kernel_size=3, padding=0)  # output grows by k - 1
     assert torch.allclose(conv_transpose_as_conv(x, unpadded), unpadded(x), atol=1e-5)
+
+
+def test_conv_transpose_bias_apart_matches_the_layer_and_its_gradients():
+    torch.manual_seed(3)
+    layer = nn.ConvTranspose2d(6, 4, kernel_size=4, stride=2, padding=1)
+    x = torch.randn(3, 6, 7, 7)
+    ours = conv_transpose_bias_apart(x, layer)
+    assert torch.allclose(ours, layer(x), atol=1e-5)
+    (ours * torch.arange(ours.numel()).view_as(ours).sin()).sum().backward()  # an uneven upstream gradient
+    grads = [p.grad.clone() for p in layer.parameters()]
+    layer.zero_grad()
+    (layer(x) * torch.arange(ours.numel()).view_as(ours).sin()).sum().backward()
+    for ours_grad, reference in zip(grads, [p.grad for p in layer.parameters()], strict=True):
+        assert torch.allclose(ours_grad, reference, atol=1e-4)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert conv_transpose_bias_apart(x, layer).dtype == torch.bfloat16  # the fp32 bias does not promote it
+
+
+def test_channel_dropout_drops_whole_planes_like_dropout2d():
+    torch.manual_seed(4)
+    x = torch.rand(64, 64, 5, 5) + 0.5  # no zeros of its own
+    dropout = ChannelDropout(0.3)
+    y = dropout(x)
+    dropped = (y == 0).all(dim=(2, 3))  # [64, 64]: whole planes
+    kept = ~dropped
+    assert torch.equal((y == 0).any(dim=(2, 3)), dropped)  # a plane is zeroed entirely or not at all
+    assert torch.allclose(y[kept], (x / 0.7)[kept])  # survivors scaled by 1 / (1 - p)
+    assert 0.25 < dropped.float().mean().item() < 0.35  # 4,096 planes: p = 0.3 within about 4 sigma
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert dropout(x.bfloat16()).dtype == torch.bfloat16
+    assert torch.equal(dropout.eval()(x), x)
+    with pytest.raises(ValueError):
+        ChannelDropout(1.0)
 
 
 def test_linear_on_nhwc_matches_flattening_nchw():

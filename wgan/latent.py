@@ -100,7 +100,7 @@ def path_norms(path: torch.Tensor) -> list[float]:
     return [float(value) for value in path.double().norm(dim=-1)]
 
 
-JACOBIAN_CHUNK = 20  # z dimensions per batched double-vjp pass: memory against call overhead
+JACOBIAN_CHUNK = 20  # z dimensions per batched Jacobian-vector product: memory against call overhead
 
 
 def principal_directions(generator: nn.Module, z: torch.Tensor, k: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
@@ -114,8 +114,9 @@ def principal_directions(generator: nn.Module, z: torch.Tensor, k: int = 5) -> t
     generator does not allow, and it describes the whole distribution rather than the sample being
     explored; the Jacobian's directions live in z-space, are orthonormal by construction (so sliders do
     not fight each other) and are local to the chosen sample. Computed with batched forward passes of copies
-    of z and two backward passes each (the double-vjp trick below), not torch.func: forward-mode AD imports
-    torch._dynamo, whose memory a shared server would then hold for good (benchmarks/load.py measures it).
+    of z and two backward passes each (torch.autograd.functional.jvp's double-vjp trick), not torch.func:
+    forward-mode AD imports torch._dynamo, whose memory a shared server would then hold for good
+    (benchmarks/load.py measures it).
 
     The generator must be in eval mode (batch norm uses its running statistics, so G is a function of one
     z). Returns directions [k, z_dim] (rows orthonormal, float32) and singular values [k]. The SVD runs in
@@ -127,17 +128,17 @@ def principal_directions(generator: nn.Module, z: torch.Tensor, k: int = 5) -> t
     z_dim = z.numel()
     k = max(1, min(k, z_dim))
 
-    basis = torch.eye(z_dim)
+    def images(copies: torch.Tensor) -> torch.Tensor:  # [chunk, z_dim] -> [chunk, 784]
+        return generator(copies).flatten(1)
+
     columns = []  # J e_i for each z dimension i, JACOBIAN_CHUNK at a time (bounded activation memory)
     with torch.inference_mode(False), torch.enable_grad():
-        for tangents in basis.split(JACOBIAN_CHUNK):  # [chunk, z_dim]
-            # Each row of `copies` is z; in eval mode row i of the images depends on row i of `copies` alone.
-            copies = z.detach().float().reshape(1, z_dim).repeat(len(tangents), 1).requires_grad_(True)
-            images = generator(copies).flatten(1)  # [chunk, 784]
-            cotangents = torch.zeros_like(images, requires_grad=True)  # u_i, one per row
-            # pullback_i = J^T u_i is linear in u_i, so its gradient along e_i with respect to u_i is J e_i.
-            (pullback,) = torch.autograd.grad(images, copies, cotangents, create_graph=True)  # [chunk, z_dim]
-            columns.append(torch.autograd.grad(pullback, cotangents, tangents)[0])  # [chunk, 784]
+        for tangents in torch.eye(z_dim).split(JACOBIAN_CHUNK):  # [chunk, z_dim]
+            # Each row of `copies` is z; in eval mode row i of the images depends on row i of `copies` alone,
+            # so one Jacobian-vector product with the rows e_i gives the columns J e_i. autograd's jvp is the
+            # double-backward trick, not forward mode: nothing imports torch._dynamo.
+            copies = z.detach().float().reshape(1, z_dim).repeat(len(tangents), 1)
+            columns.append(torch.autograd.functional.jvp(images, copies, tangents)[1])  # [chunk, 784]
     jacobian = torch.cat(columns).T  # [784, z_dim]
     _, singular, vh = torch.linalg.svd(jacobian.double(), full_matrices=False)  # vh [z_dim, z_dim]
     directions = vh[:k]

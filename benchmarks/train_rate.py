@@ -2,7 +2,7 @@
 
     python -m benchmarks.train_rate --data ROOT [--epochs 2] [--device cpu] [--max-steps N]
                                     [--preset seed] [--set key=value ...] [--profile STEPS]
-                                    [--dataset mnist] [--split train]
+                                    [--dataset mnist] [--split train] [--phases]
 
 Same contract as shared/reference/seed_wgan.py, so `benchmarks.bench` runs both the same way: MNIST's
 train split from ROOT (nothing downloaded), one line per epoch, the first epoch a warm-up when more than
@@ -14,6 +14,9 @@ held-out images, as the seed holds none out. `--dataset`/`--split` pick other im
 
 `--profile STEPS` then profiles that many more steps and prints where they spent their time, by the
 phases `wgan.train` labels (data, forward, backward, optimizer, metrics), as `profile_<phase>_ms=` lines.
+`--phases` trains on command instead (benchmarks.page_run, which alternates this loop with the page): for
+each line SECONDS read from stdin it trains that long and prints
+`iterations_per_s=<float> images_per_s=<float> iteration=<int>`.
 """
 
 from __future__ import annotations
@@ -67,6 +70,16 @@ def profile_phases(state: TrainState, steps: int) -> dict[str, float]:
     return totals
 
 
+def train_phases(state: TrainState) -> int:
+    """Train for SECONDS per stdin line, one rate line each, until stdin closes. In between the process
+    waits on its input, idle, so it can take turns with another loop on the same cores."""
+    for line in sys.stdin:
+        result = train_chunk(state, 1 << 30, max_seconds=float(line))
+        rates = f"iterations_per_s={result.iterations / result.seconds:.3f} images_per_s={result.images_per_s:.1f}"
+        print(f"{rates} iteration={state.iteration}", flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -78,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", default="seed")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--profile", type=int, default=0, metavar="STEPS")
+    parser.add_argument("--phases", action="store_true", help="train SECONDS for each line SECONDS on stdin")
     args = parser.parse_args(argv)
 
     state = build_state(args)
+    if args.phases:
+        return train_phases(state)
     config = state.config
     per_epoch = args.max_steps or math.ceil(len(state.data) / (config.batch_size * config.n_critic))
     print(

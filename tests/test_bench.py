@@ -98,3 +98,23 @@ def test_our_worker_runs_end_to_end(mnist_root):
     lines = completed.stdout.strip().splitlines()
     assert lines[-1].startswith("images_per_s=") and float(lines[-1].partition("=")[2]) > 0
     assert any(line.startswith("profile_backward_ms=") for line in lines)
+
+
+def test_the_cli_loop_trains_on_command_for_the_page_benchmark(mnist_root, monkeypatch, capsys):
+    # benchmarks.page_run alternates this loop with the Training page: one line in, one rate line out, the
+    # same run carried on from turn to turn.
+    import io
+
+    from benchmarks import train_rate
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("0.2\n0.2\n"))
+    argv = ["--data", str(mnist_root), "--preset", "clip", "--set", "batch_size=8", "--set", "precision=fp32",
+            "--phases"]  # fmt: skip
+    assert train_rate.main(argv) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    turns = [dict(pair.split("=") for pair in line.split()) for line in lines]
+    assert all(float(turn["iterations_per_s"]) > 0 for turn in turns)
+    # clip preset: n_critic 1, so 8 real images per generator iteration
+    assert all(abs(float(turn["images_per_s"]) / float(turn["iterations_per_s"]) - 8) < 0.1 for turn in turns)
+    assert 0 < int(turns[0]["iteration"]) < int(turns[1]["iteration"])

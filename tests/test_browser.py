@@ -61,8 +61,20 @@ def test_training_page_in_chromium(chromium, streamlit_server, mnist_root: Path,
         ".map(plot => (plot.data && plot.data[0] && plot.data[0].x) ? plot.data[0].x.length : 0))"
     )
     assert points >= 5, "the W estimate chart has no points"
+    # Ticks rerun back to back, so Streamlit's running indicator would show throughout; the page hides it
+    # while training, and only then.
+    indicator_style = (
+        "() => Array.from(document.querySelectorAll('style'))"
+        ".filter(style => style.textContent.includes('stStatusWidget')).length"
+    )
+    assert page.evaluate(indicator_style) >= 1
+    widget = page.locator('[data-testid="stStatusWidget"]')
+    for _ in range(6):
+        assert not widget.is_visible()
+        page.wait_for_timeout(250)
     page.get_by_role("button", name="Pause", exact=True).click()
     page.get_by_role("button", name="Resume", exact=True).wait_for(timeout=30_000)
+    assert page.evaluate(indicator_style) == 0
     page.screenshot(path=str(tmp_path / "training-page.png"), full_page=True)
     assert (tmp_path / "training-page.png").stat().st_size > 10_000
     screenshot_copy = os.environ.get("WGAN_SCREENSHOT")

@@ -113,6 +113,22 @@ def test_the_scrubber_shows_older_snapshots_while_paused(mnist_root, tmp_path):
     assert any("at iteration 0" in str(c.value) for c in at.caption)
 
 
+def status_widget_hidden(at: AppTest) -> bool:
+    return any('[data-testid="stStatusWidget"]' in str(html.proto.body) for html in at.html)
+
+
+def test_streamlits_running_indicator_is_hidden_only_while_training(mnist_root, tmp_path):
+    # Every tick reruns the fragment, so Streamlit's cycling "Running..." icon would be on all the time.
+    at = page(mnist_root, tmp_path)
+    assert not status_widget_hidden(at)
+    at.button(key="train.start").click().run()
+    assert status_widget_hidden(at)
+    at.button(key="train.pause").click().run()
+    assert not status_widget_hidden(at) and at.button(key="train.resume") is not None
+    at.button(key="train.resume").click().run()
+    assert status_widget_hidden(at)
+
+
 def test_reset_discards_the_run(mnist_root, tmp_path):
     at = page(mnist_root, tmp_path)
     at.button(key="train.start").click().run()

@@ -11,6 +11,7 @@ import pytest
 
 import ui.home
 import ui.sampling
+import ui.train
 from ui.navigation import PAGES, PAGES_DIR
 
 UI = Path(ui.home.__file__).parent
@@ -63,3 +64,13 @@ def test_navigation_names_every_page_once():
     titles = [title for title, _ in PAGES.values()]
     assert len(set(titles)) == len(titles) and "app" not in [title.lower() for title in titles]
     assert all(icon.startswith(":material/") for _, icon in PAGES.values())
+
+
+def test_training_charts_keep_fixed_margins():
+    # They redraw every tick while a run trains: automatic margins would make plotly measure text and lay
+    # each chart out again every time (the browser's CPU, on a shared machine the training threads' too).
+    columns = {"iteration": np.arange(5.0), "w_estimate": np.ones(5), "critic_real": np.ones(5),
+               "critic_fake": np.zeros(5)}  # fmt: skip
+    for figure in (ui.train.smoothed_figure(columns, "w_estimate", "W", 3, 2), ui.train.critic_figure(columns, 3, 2)):
+        assert figure.layout.margin.autoexpand is False
+        assert figure.layout.xaxis.automargin is False and figure.layout.yaxis.automargin is False

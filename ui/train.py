@@ -19,14 +19,19 @@ def _line(fig: go.Figure, x, y, name: str, **style) -> None:
 def _layout(fig: go.Figure, title: str, y_title: str, marker: int | None) -> go.Figure:
     if marker is not None:
         fig.add_vline(x=marker, line_dash="dot", line_color="gray")
+    # Fixed margins, nothing sized to fit: these charts redraw every tick while a run trains, and plotly's
+    # automatic margins (axis labels, the legend below) measure text and lay the chart out again each time,
+    # which the browser's CPU pays for, on a shared machine the training threads too.
     fig.update_layout(
         title=title,
         xaxis_title="generator iteration",
         yaxis_title=y_title,
         height=320,
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.25),
+        margin=dict(l=70, r=10, t=40, b=85, autoexpand=False),
+        legend=dict(orientation="h", y=-0.3, yanchor="top"),
     )
+    fig.update_xaxes(automargin=False)
+    fig.update_yaxes(automargin=False)
     return fig
 
 

@@ -300,8 +300,8 @@ def draw(run: LiveRun) -> None:
     cols[2].metric(
         "Images/s, whole run",
         f"{run.overall_rate():,.0f}",
-        help="Real images through the critic per second since you pressed Start, pauses excluded: training, "
-        "redrawing and waiting all counted (both runs when comparing).",
+        help="Real images through the critic per second since the models were built (you pressed Start), "
+        "pauses excluded: training, redrawing and waiting all counted (both runs when comparing).",
     )
     cols[3].metric("Images/s, training", f"{run.last_rate:,.0f}", help="Inside the last chunk of training only.")
     cols[4].metric("Seconds per epoch", "-" if run.epoch == 0 else f"{run.seconds_per_epoch():,.1f}")

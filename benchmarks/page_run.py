@@ -146,22 +146,24 @@ def drive_page(data_root: Path, marks: list[float]) -> tuple[list[dict], dict]:
         trained, since, config = 0.0, time.monotonic(), {}  # training seconds, counted only while not paused
         try:
             for number, mark in enumerate(marks):
+                timed = number > 0  # up to the first mark the page warms up
                 # From the first full tick after (re)starting to the first redraw past the mark.
-                first = run.next_redraw(generator_iteration(run.page)) if number else None
+                first = run.next_redraw(generator_iteration(run.page)) if timed else None
                 run.train_until(since + mark - trained)
-                last = run.next_redraw(generator_iteration(run.page)) if number else None
+                last = run.next_redraw(generator_iteration(run.page)) if timed else None
                 trained += time.monotonic() - since
                 name = f"page-run-{os.getpid()}-{int(mark)}s"
+                checkpoint = RUNS_DIR / f"{name}.pt"
                 pause_and_save(run.page, name)  # paused, the page draws the run as it stands
                 row = {"mark_s": mark, "iteration": generator_iteration(run.page)}
                 row["page_img_s"] = metric(run.page, "whole run")
                 if cli is None:  # the settings the page runs, from its own saved checkpoint
-                    saved = load_checkpoint(RUNS_DIR / f"{name}.pt").config
+                    saved = load_checkpoint(checkpoint).config
                     keys = ("preset", "precision", "batch_size", "dataset", "split")
                     config = {key: getattr(saved, key) for key in keys}
                     cli = CliLoop(data_root, config)
                     cli.train(5.0)  # its warm-up, as the page's was
-                if first is not None and last is not None:
+                if timed:
                     seconds = last[1] - first[1]
                     row["page_iterations_per_s"] = (last[0] - first[0]) / seconds
                     # The page paused and, after SETTLE_SECONDS, done drawing: server and browser idle.
@@ -169,7 +171,7 @@ def drive_page(data_root: Path, marks: list[float]) -> tuple[list[dict], dict]:
                     row["cli_iterations_per_s"], row["cli_img_s"] = cli.train(seconds)
                     row["page_vs_cli"] = row["page_iterations_per_s"] / row["cli_iterations_per_s"]
                 row["extensions"] = run.extensions
-                row["checkpoint"] = str(RUNS_DIR / f"{name}.pt")
+                row["checkpoint"] = str(checkpoint)
                 rows.append(row)
                 if number < len(marks) - 1:
                     run.resume()

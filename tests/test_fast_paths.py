@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wgan import objectives
 from wgan.config import preset
 from wgan.data import load_images
 from wgan.models import (
@@ -17,6 +18,7 @@ from wgan.models import (
     SeedGenerator,
     conv_transpose_as_conv,
     conv_transpose_bias_apart,
+    conv_transpose_by_fold,
     is_channels_last,
     linear_on_nhwc,
 )
@@ -128,20 +130,89 @@ def test_conv_transpose_as_conv_matches_conv_transpose():
     assert torch.allclose(conv_transpose_as_conv(x, unpadded), unpadded(x), atol=1e-5)
 
 
-def test_conv_transpose_bias_apart_matches_the_layer_and_its_gradients():
+@pytest.mark.parametrize(
+    "out_channels, output_padding",
+    [(4, 0), (1, 0), (1, 1)],  # one output channel: the fp32 forward by fold (the seed's last layer)
+)
+def test_conv_transpose_bias_apart_matches_the_layer_and_its_gradients(out_channels, output_padding):
     torch.manual_seed(3)
-    layer = nn.ConvTranspose2d(6, 4, kernel_size=4, stride=2, padding=1)
-    x = torch.randn(3, 6, 7, 7)
+    layer = nn.ConvTranspose2d(6, out_channels, kernel_size=4, stride=2, padding=1, output_padding=output_padding)
+    x = torch.randn(3, 6, 7, 7, requires_grad=True)
     ours = conv_transpose_bias_apart(x, layer)
+    assert ours.shape == layer(x).shape
     assert torch.allclose(ours, layer(x), atol=1e-5)
-    (ours * torch.arange(ours.numel()).view_as(ours).sin()).sum().backward()  # an uneven upstream gradient
-    grads = [p.grad.clone() for p in layer.parameters()]
+    upstream = torch.arange(ours.numel()).view_as(ours).sin()  # an uneven upstream gradient
+    (ours * upstream).sum().backward()
+    grads = [x.grad.clone()] + [p.grad.clone() for p in layer.parameters()]
     layer.zero_grad()
-    (layer(x) * torch.arange(ours.numel()).view_as(ours).sin()).sum().backward()
-    for ours_grad, reference in zip(grads, [p.grad for p in layer.parameters()], strict=True):
+    x.grad = None
+    (layer(x) * upstream).sum().backward()
+    for ours_grad, reference in zip(grads, [x.grad] + [p.grad for p in layer.parameters()], strict=True):
         assert torch.allclose(ours_grad, reference, atol=1e-4)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert conv_transpose_bias_apart(x, layer).dtype == torch.bfloat16  # the fp32 bias does not promote it
+
+
+@pytest.mark.parametrize("stride, padding, kernel, side", [(2, 1, 4, 14), (2, 0, 3, 13), (1, 1, 3, 5)])
+def test_conv_transpose_by_fold_is_the_transposed_convolution(stride, padding, kernel, side):
+    torch.manual_seed(6)
+    x = torch.randn(3, 5, side, side).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(5, 2, kernel, kernel)
+    expected = F.conv_transpose2d(x, weight, stride=stride, padding=padding)
+    ours = conv_transpose_by_fold(x, weight, (stride, stride), (padding, padding), expected.shape[-2:])
+    assert torch.allclose(ours, expected, atol=1e-5)
+    # As an input gradient: conv2d's weight [C_out, C_in, k, k] read as a transposed one's [C_in', C_out', k, k].
+    # 28x28 under the seed critic's 3x3 stride-2 convolution: 13x13, the last row and column unread.
+    image = torch.randn(2, 1, 28, 28, requires_grad=True)
+    conv_weight = torch.randn(4, 1, 3, 3)
+    upstream = torch.randn(2, 4, 13, 13)
+    (F.conv2d(image, conv_weight, stride=2) * upstream).sum().backward()
+    ours_grad = conv_transpose_by_fold(upstream, conv_weight, (2, 2), (0, 0), (28, 28))
+    assert torch.allclose(ours_grad, image.grad, atol=1e-5)
+    assert (ours_grad[..., -1, :] == 0).all() and (ours_grad[..., :, -1] == 0).all()
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_seed_critic_dropout_runs_in_place_and_computes_the_seeds_function(layout):
+    """Our critic scales by the dropout mask before LeakyReLU, in place, with a backward of its own; the
+    seed applies dropout after it. Same masks, float64: the same scores, gradients and penalty gradients."""
+    torch.manual_seed(0)
+    reference = LiteralSeedCritic().double()
+    ours = SeedCritic(dropout=0.3)  # 1/(1-p) is not a power of two: the order of the products differs
+    ours.load_state_dict(reference.state_dict())
+    ours = ours.double().to(memory_format=layout)
+
+    def seed_order(x):  # the seed's order, with ChannelDropout's masks drawn from the same stream
+        def dropout(h):
+            keep = torch.rand(h.shape[0], h.shape[1], 1, 1) >= 0.3
+            return h * (keep.to(h.dtype) * (1.0 / 0.7))
+
+        h = dropout(F.leaky_relu(reference.conv1(x)))
+        h = dropout(F.leaky_relu(reference.conv2(h)))
+        return reference.fc(reference.bn(h).flatten(1)).squeeze(1)
+
+    images = torch.rand(16, 1, 28, 28, dtype=torch.float64) * 2 - 1
+    results = []
+    for critic in (ours, seed_order):
+        for module in (ours, reference):
+            module.zero_grad()
+        x = images.clone().contiguous(memory_format=layout).requires_grad_()
+        torch.manual_seed(5)
+        scores = critic(x)
+        (scores * torch.linspace(-1, 1, 16, dtype=torch.float64)).sum().backward()
+        torch.manual_seed(6)  # the penalty's double backward runs through the same layers
+        eps_stream = torch.Generator().manual_seed(1)
+        penalty = objectives.gradient_penalty(critic, images, images.flip(0), generator=eps_stream)
+        penalty.backward()
+        module = ours if critic is ours else reference
+        results.append((scores.detach(), x.grad, penalty.detach(), [p.grad for p in module.parameters()]))
+    (scores, x_grad, penalty, grads), (expected, expected_x_grad, expected_penalty, expected_grads) = results
+    assert (scores != 0).all() and (scores == expected).sum() < 16  # masks drawn, in another order
+    assert torch.allclose(scores, expected, atol=1e-12)
+    assert torch.allclose(x_grad, expected_x_grad, atol=1e-12)
+    assert torch.allclose(penalty, expected_penalty, atol=1e-12)
+    for ours_grad, reference_grad in zip(grads, expected_grads, strict=True):
+        assert torch.allclose(ours_grad, reference_grad, atol=1e-10)
 
 
 def test_channel_dropout_drops_whole_planes_like_dropout2d():
@@ -156,6 +227,9 @@ def test_channel_dropout_drops_whole_planes_like_dropout2d():
     assert 0.25 < dropped.float().mean().item() < 0.35  # 4,096 planes: p = 0.3 within about 4 sigma
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert dropout(x.bfloat16()).dtype == torch.bfloat16
+    torch.manual_seed(4)
+    again = torch.rand(64, 64, 5, 5) + 0.5  # x, redrawn; then the same mask, applied in place
+    assert ChannelDropout(0.3, inplace=True)(again) is again and torch.equal(again, y)
     assert torch.equal(dropout.eval()(x), x)
     with pytest.raises(ValueError):
         ChannelDropout(1.0)

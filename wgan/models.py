@@ -32,13 +32,129 @@ def conv_transpose_as_conv(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.
 
     conv_transpose2d(x, W, padding=p) == conv2d(x, W with in/out swapped and the kernel flipped,
     padding=k-1-p): the same sums in another order. oneDNN's forward and backward kernels for the plain
-    convolution are faster on CPUs; the layer's parameters (and so checkpoints) are untouched.
+    convolution are faster on CPUs; the layer's parameters (and so checkpoints) are untouched. In full
+    precision on a CPU the bias is added apart: oneDNN's fp32 backward with a bias took 143.6 ms against
+    133.3 ms without for the seed generator's deconv1 at batch 512 (in bf16 it is the other way round).
     """
     weight = layer.weight.transpose(0, 1).flip(2, 3)  # [in, out, k, k] -> [out, in, k, k]
     if is_channels_last(layer.weight):
         weight = weight.contiguous(memory_format=torch.channels_last)
     padding = tuple(k - 1 - p for k, p in zip(layer.kernel_size, layer.padding, strict=True))
-    return F.conv2d(x, weight, layer.bias, padding=padding)
+    if layer.bias is None or not full_precision_on_cpu(x):
+        return F.conv2d(x, weight, layer.bias, padding=padding)
+    return F.conv2d(x, weight, None, padding=padding).add_(layer.bias.view(1, -1, 1, 1))  # its own output: in place
+
+
+def full_precision_on_cpu(x: torch.Tensor) -> bool:
+    """Whether x is a full-precision CPU activation (fp32 or fp64, not under autocast).
+
+    Where the seed models' fp32 kernels on a CPU are slow, they take another route to the same sums:
+    layers with a single image channel by `conv_transpose_by_fold`, the first transposed convolution's
+    bias added apart. In bf16 (where those routes measured no faster) and on GPUs the layers' own
+    kernels are kept.
+    """
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
+
+
+def conv_transpose_by_fold(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    output_size: tuple[int, int],
+) -> torch.Tensor:
+    """conv_transpose2d(x, weight, stride, padding) with the given output size, as a matrix product and a col2im.
+
+    x [B, C, H, W], weight [C, C_out, kH, kW] -> [B, C_out, *output_size]. Each input pixel's
+    contribution to its kH x kW output patch is one row of x @ weight ([B*H*W, C_out*kH*kW]); F.fold adds
+    the overlapping patches into place. The same sums as the transposed convolution in another order;
+    fast when C_out is small (the seed's last layer, and the input gradient of its critic's first).
+    """
+    batch, channels, height, width = x.shape
+    pixels, patch = height * width, weight[0].numel()
+    columns = x.permute(0, 2, 3, 1).reshape(batch * pixels, channels) @ weight.reshape(channels, patch)
+    columns = columns.view(batch, pixels, patch).transpose(1, 2).contiguous()  # [B, C_out*kH*kW, H*W]
+    return F.fold(columns, output_size, weight.shape[-2:], padding=padding, stride=stride)
+
+
+class _TransposedConvByFold(torch.autograd.Function):
+    """conv_transpose2d(x, weight) computed forward by `conv_transpose_by_fold`, backward by oneDNN's kernels.
+
+    oneDNN's backward kernels for the seed's last layer are fast; only its forward kernel is slow
+    (11.4 ms against 3.9 ms by fold at batch 512 in fp32, while the fold path's own backward is slower).
+    Written in the torch.func style (setup_context, jvp, a generated vmap rule), so jacfwd and vmap
+    through a generator keep working.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, weight, stride, padding, output_padding):
+        return _conv_transpose_by_fold_sized(x, weight, stride, padding, output_padding)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, ctx.stride, ctx.padding, ctx.output_padding = inputs
+        ctx.save_for_backward(x, weight)
+        ctx.save_for_forward(x, weight)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad_x, grad_weight, _ = torch.ops.aten.convolution_backward(
+            grad, x, weight, None, ctx.stride, ctx.padding, (1, 1), True, ctx.output_padding, 1,
+            (ctx.needs_input_grad[0], ctx.needs_input_grad[1], False),
+        )  # fmt: skip
+        return grad_x, grad_weight, None, None, None
+
+    @staticmethod
+    def jvp(ctx, x_tangent, weight_tangent, *_):
+        # The layer is bilinear in (x, weight): its derivative along (dx, dW) is f(dx, W) + f(x, dW).
+        x, weight = ctx.saved_tensors
+        args = ctx.stride, ctx.padding, ctx.output_padding
+        tangent = None if x_tangent is None else _conv_transpose_by_fold_sized(x_tangent, weight, *args)
+        if weight_tangent is not None:
+            other = _conv_transpose_by_fold_sized(x, weight_tangent, *args)
+            tangent = other if tangent is None else tangent + other
+        return tangent
+
+
+def _conv_transpose_by_fold_sized(x, weight, stride, padding, output_padding) -> torch.Tensor:
+    """`conv_transpose_by_fold` with the output size a transposed convolution's arguments give."""
+    size = tuple(
+        (n - 1) * s - 2 * p + k + extra
+        for n, s, p, k, extra in zip(x.shape[-2:], stride, padding, weight.shape[-2:], output_padding, strict=True)
+    )
+    return conv_transpose_by_fold(x, weight, stride, padding, size)
+
+
+class _ConvInputGradByFold(torch.autograd.Function):
+    """conv2d(x, weight, bias, stride, padding) whose input gradient comes from `conv_transpose_by_fold`.
+
+    For the seed critic's first layer (one input channel) oneDNN's input-gradient kernel, needed when
+    the generator learns through the critic, takes 7.7 ms at batch 512 in fp32, the fold path 2-3 ms.
+    The forward and the weight gradient stay oneDNN's.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
+        return F.conv2d(x, weight, bias, stride, padding)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        needs_x, needs_weight, needs_bias = ctx.needs_input_grad[:3]
+        grad_x = grad_weight = grad_bias = None
+        if needs_x:  # conv2d's weight [C_out, C_in, k, k] is a transposed convolution's [C_in', C_out', k, k]
+            grad_x = conv_transpose_by_fold(grad, weight, ctx.stride, ctx.padding, x.shape[-2:])
+        if needs_weight or needs_bias:
+            _, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+                grad, x, weight, [weight.shape[0]] if ctx.has_bias else None, ctx.stride, ctx.padding, (1, 1),
+                False, (0, 0), 1, (False, needs_weight, needs_bias),
+            )  # fmt: skip
+        return grad_x, grad_weight, grad_bias, None, None
 
 
 def conv_transpose_bias_apart(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.Tensor:
@@ -47,14 +163,20 @@ def conv_transpose_bias_apart(x: torch.Tensor, layer: nn.ConvTranspose2d) -> tor
     The same sums. oneDNN's backward pass for a transposed convolution that carries a bias is far slower
     than for one without: the seed generator's deconv2 at batch 512 on two cores took 32.7 ms with its
     bias against 17.6 ms without (bf16; 54.9 against 42.0 ms in fp32), while adding the bias apart costs
-    about 1 ms forward and 1 ms for its gradient (a sum over batch and pixels).
+    about 1 ms forward and 1 ms for its gradient (a sum over batch and pixels). A layer with one output
+    channel (the seed's last) runs forward by `conv_transpose_by_fold` in full precision on a CPU.
     """
-    y = F.conv_transpose2d(
-        x, layer.weight, None, layer.stride, layer.padding, layer.output_padding, layer.groups, layer.dilation
-    )
+    if layer.out_channels == 1 and layer.groups == 1 and layer.dilation == (1, 1) and full_precision_on_cpu(x):
+        y = _TransposedConvByFold.apply(x, layer.weight, layer.stride, layer.padding, layer.output_padding)
+    else:
+        y = F.conv_transpose2d(
+            x, layer.weight, None, layer.stride, layer.padding, layer.output_padding, layer.groups, layer.dilation
+        )
     if layer.bias is None:
         return y
-    return y + layer.bias.to(y.dtype).view(1, -1, 1, 1)  # in y's dtype: a bf16 y stays bf16 under autocast
+    # In place: y is this call's own output, and nothing's backward needs it. In y's dtype: a bf16 y
+    # stays bf16 under autocast.
+    return y.add_(layer.bias.to(y.dtype).view(1, -1, 1, 1))
 
 
 def linear_on_nhwc(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
@@ -101,8 +223,9 @@ class SeedGenerator(Generator):
         self.deconv3 = nn.ConvTranspose2d(64, 1, kernel_size=(4, 4), stride=2, padding=1)  # -> 28x28
 
     def _block(self, x: torch.Tensor, norm: nn.Module) -> torch.Tensor:
-        # As in the seed: ReLU before batch norm (unless the ablation asks for the usual order).
-        return F.relu(norm(x)) if self.norm_before_relu else norm(F.relu(x))
+        # As in the seed: ReLU before batch norm (unless the ablation asks for the usual order). x is the
+        # previous layer's own output, which no backward needs, so ReLU overwrites it (one pass less).
+        return F.relu(norm(x), inplace=True) if self.norm_before_relu else norm(F.relu(x, inplace=True))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if is_channels_last(self.deconv1.weight) and not self.norm_before_relu:
@@ -111,7 +234,7 @@ class SeedGenerator(Generator):
             x = self._block(self.linear1(z), self.bn1).view(-1, 256, 7, 7)
         x = self._block(conv_transpose_as_conv(x, self.deconv1), self.bn2)
         x = self._block(conv_transpose_bias_apart(x, self.deconv2), self.bn3)
-        return torch.tanh(conv_transpose_bias_apart(x, self.deconv3))
+        return torch.tanh_(conv_transpose_bias_apart(x, self.deconv3))  # in place, as ReLU above
 
     def _first_block_nhwc(self, z: torch.Tensor) -> torch.Tensor:
         """bn1(relu(linear1(z))) laid out NHWC from the start, so no [B, 256, 7, 7] layout copy follows.
@@ -126,7 +249,8 @@ class SeedGenerator(Generator):
         def permuted(parameter: torch.Tensor) -> torch.Tensor:
             return _PermuteRows.apply(parameter, order, inverse)
 
-        x = F.relu(F.linear(z, permuted(self.linear1.weight), permuted(self.linear1.bias)))  # [B, 12544], NHWC order
+        x = F.linear(z, permuted(self.linear1.weight), permuted(self.linear1.bias))  # [B, 12544], NHWC order
+        x = F.relu(x, inplace=True)
         bn = self.bn1
         running_mean = None if bn.running_mean is None else bn.running_mean[order]
         running_var = None if bn.running_var is None else bn.running_var[order]
@@ -187,19 +311,49 @@ class ChannelDropout(nn.Module):
     The mask comes from one torch.rand on [B, C, 1, 1] instead of Dropout2d's bernoulli_, which costs 4x
     as long on a CPU (0.39 against 0.10 ms at [512, 64, 1, 1]; the seed critic draws six masks a step). The
     same distribution, drawn from the same global stream, though not the same numbers as Dropout2d's.
+    inplace=True scales x itself, as nn.Dropout2d(inplace=True) does.
     """
 
-    def __init__(self, p: float) -> None:
+    def __init__(self, p: float, inplace: bool = False) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability must be in [0, 1), not {p}")
-        self.p = p
+        self.p, self.inplace = p, inplace
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, C, H, W]
-        if not self.training or self.p == 0.0:
+        scale = self.scale(x)
+        if scale is None:
             return x
+        return x.mul_(scale) if self.inplace else x * scale  # one pass over x: the small mask is scaled
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor | None:
+        """A fresh mask [B, C, 1, 1]: 0 for dropped planes, 1/(1-p) for kept ones; None when nothing drops."""
+        if not self.training or self.p == 0.0:
+            return None
         keep = torch.rand(x.shape[0], x.shape[1], 1, 1, device=x.device) >= self.p
-        return x * (keep.to(x.dtype) * (1.0 / (1.0 - self.p)))  # one pass over x: the small mask is scaled
+        return keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+
+
+class _ScaledLeakyReLU(torch.autograd.Function):
+    """leaky_relu(x * scale) in place on x, for a per-plane scale [B, C, 1, 1] >= 0 (a dropout mask).
+
+    Autograd's own backward of the two in-place ops makes two new tensors the size of x (the ReLU's
+    gradient, then its product with the mask); this one scales the first in place.
+    """
+
+    @staticmethod
+    def forward(ctx, x, scale, slope):
+        ctx.mark_dirty(x)
+        y = F.leaky_relu(x.mul_(scale), slope, inplace=True)
+        ctx.save_for_backward(y, scale)
+        ctx.slope = slope
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, scale = ctx.saved_tensors
+        # With scale >= 0, y > 0 exactly where x * scale > 0: y stands in for the ReLU's input.
+        return torch.ops.aten.leaky_relu_backward(grad, y, ctx.slope, True).mul_(scale), None, None
 
 
 class SeedCritic(Critic):
@@ -217,18 +371,33 @@ class SeedCritic(Critic):
         self.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2, padding=padding)  # 28x28 -> 13x13
         self.conv2 = nn.Conv2d(64, 128, kernel_size=3, stride=2, padding=padding)  # -> 6x6
         side = 7 if padding else 6
-        # The seed calls F.dropout2d (training=True always); a module switches off in eval().
-        self.dropout = ChannelDropout(dropout)
+        # The seed calls F.dropout2d (training=True always); a module switches off in eval(). In place on
+        # each convolution's own output, before the LeakyReLU (see forward).
+        self.dropout = ChannelDropout(dropout, inplace=True)
         self.bn = nn.BatchNorm2d(128) if batch_norm else nn.Identity()
         self.fc = nn.Linear(128 * side * side, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(F.leaky_relu(self.conv1(x)))
-        x = self.dropout(F.leaky_relu(self.conv2(x)))
+        # The seed computes dropout(leaky_relu(conv(x))). The masks scale by 0 or 1/(1-p) >= 0, which
+        # commutes with LeakyReLU, so both run in place on the convolution's output: two passes over
+        # [B, 64, 13, 13] instead of two passes and two new tensors (the same numbers for p = 0.5).
+        if full_precision_on_cpu(x):  # the same layer, its input gradient (the generator's step) by fold
+            conv1 = self.conv1
+            x = _ConvInputGradByFold.apply(x, conv1.weight, conv1.bias, conv1.stride, conv1.padding)
+        else:
+            x = self.conv1(x)
+        x = self._dropout_leaky_relu(x)  # [B, 64, 13, 13]
+        x = self._dropout_leaky_relu(self.conv2(x))  # [B, 128, 6, 6]
         x = self.bn(x)
         if is_channels_last(x):
             return linear_on_nhwc(x, self.fc).squeeze(1)
         return self.fc(x.flatten(1)).squeeze(1)
+
+    def _dropout_leaky_relu(self, x: torch.Tensor) -> torch.Tensor:
+        scale = self.dropout.scale(x)
+        if scale is None:
+            return F.leaky_relu(x, inplace=True)
+        return _ScaledLeakyReLU.apply(x, scale, 0.01)  # F.leaky_relu's default slope, as the seed uses
 
 
 class RepairedGenerator(Generator):

@@ -17,7 +17,7 @@ up. Between two marks, the page's rate is counted from one redraw of its counter
 in between whole: redrawing, waiting for the next tick and taking snapshots count against the page), then,
 with the page paused, the CLI trains for as many seconds. Each such round prints `mark_s=` with both
 rates and their ratio; then the medians, `page_vs_cli=` (the page's own "Images/s, whole run" at the
-last mark over the CLI's median: setup included) and, last, `page_steady_vs_cli=`
+last mark over the CLI's median: the first draws included) and, last, `page_steady_vs_cli=`
 (the median over the rounds of page rate / CLI rate; 1.0 = nothing lost to the page). Unless --no-fid,
 FID-MNIST of each saved run (`python -m wgan eval`, --fid-samples samples, the real test split as
 reference). Time nothing while anything else runs: the load average at start is printed.
@@ -46,7 +46,7 @@ SETTLE_SECONDS = 3.0  # after pausing and saving, for the page's last redraw bef
 EXTEND = re.compile(r"^Train .* more epochs$")
 # Conditions polled inside the page, so waiting on them costs the browser next to nothing.
 RUN_ENDED = """() => [...document.querySelectorAll('button')]
-  .some(button => /^Train .* more epochs$/.test(button.textContent.trim()))"""
+  .some(button => /""" + EXTEND.pattern + """/.test(button.textContent.trim()))"""
 # The "Generator iteration" metric once it differs from `previous`, or "extend" when the run has ended.
 NEXT_ITERATION = """(previous) => {
   if ((""" + RUN_ENDED + """)()) return 'extend';
@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios = [row["page_vs_cli"] for row in rounds]
     print(f"cli_iterations_per_s={cli:.3f} (median of {len(rounds)} turns)")
     print(f"page_steady_iterations_per_s={statistics.median(row['page_iterations_per_s'] for row in rounds):.3f}")
-    # The page's own whole-run rate: its clock runs from the Start click to the end of the last tick,
-    # pauses excluded, so setup, the first draws and every redraw count.
+    # The page's own whole-run rate: its clock runs from the models' build (Start) to the end of the last
+    # tick, pauses excluded, so the first draws and every redraw count.
     cli_images = statistics.median(row["cli_img_s"] for row in rounds)
     print(f"page_vs_cli={rows[-1]['page_img_s'] / cli_images:.3f} (images/s: the page's whole run over the CLI's)")
     print(f"page_steady_vs_cli={statistics.median(ratios):.3f} (min {min(ratios):.3f}, max {max(ratios):.3f})")

@@ -227,9 +227,6 @@ def test_channel_dropout_drops_whole_planes_like_dropout2d():
     assert 0.25 < dropped.float().mean().item() < 0.35  # 4,096 planes: p = 0.3 within about 4 sigma
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert dropout(x.bfloat16()).dtype == torch.bfloat16
-    torch.manual_seed(4)
-    again = torch.rand(64, 64, 5, 5) + 0.5  # x, redrawn; then the same mask, applied in place
-    assert ChannelDropout(0.3, inplace=True)(again) is again and torch.equal(again, y)
     assert torch.equal(dropout.eval()(x), x)
     with pytest.raises(ValueError):
         ChannelDropout(1.0)

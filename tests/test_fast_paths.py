@@ -94,7 +94,7 @@ def test_seed_models_compute_the_seeds_functions(layout):
         assert torch.allclose(ours.grad, theirs.grad, atol=1e-10), name
     for (name, ours), theirs in zip(ours_c.named_parameters(), reference_c.parameters(), strict=True):
         assert torch.allclose(ours.grad, theirs.grad, atol=1e-10), name
-    for norm in ("bn1", "bn2"):  # bn1 runs in NHWC feature order under channels_last: stats land back in place
+    for norm in ("bn1", "bn2", "bn3"):  # bn1 runs in NHWC feature order under channels_last: stats land back in place
         ours_norm, reference_norm = getattr(ours_g, norm), getattr(reference_g, norm)
         assert torch.allclose(ours_norm.running_mean, reference_norm.running_mean, atol=1e-12), norm
         assert torch.allclose(ours_norm.running_var, reference_norm.running_var, atol=1e-12), norm

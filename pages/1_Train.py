@@ -1,8 +1,9 @@
 """Training page: train a WGAN (optionally beside its GAN baseline) in chunks you can watch.
 
 Widgets -> wgan.live (a LiveRun in this tab's session) -> charts from ui.train. Training runs inside a
-fragment that reruns back to back while the run trains (one redraw, then a few seconds of training),
-so Pause answers after the current chunk and the page never freezes.
+fragment that reruns back to back while the run trains (one redraw, then several seconds of training in
+chunks of STATUS_SECONDS, a status line between them), so Pause answers within a chunk and the page never
+freezes.
 """
 
 from __future__ import annotations
@@ -68,9 +69,13 @@ CHOICES = {
 }
 # Training per tick. Each tick's redraw costs a fixed share: the server draws and snapshots (about 0.17 s on
 # 2 CPU cores), and a browser on the same cores renders the update while the next chunk trains. On 2 cores
-# with Chromium beside the server, 4 s ticks trained 4% faster than 3 s ones (alternated in one session);
-# Pause waits for the tick to end, so longer ticks would make it sluggish.
-TICK_TRAIN_SECONDS = {"cpu": 4.0}
+# with Chromium beside the server, 4 s ticks trained 4% faster than 3 s ones (alternated in one session).
+# A tick trains in chunks of at most STATUS_SECONDS and updates one status line after each: a script run
+# only notices a button press at its next Streamlit call, so Pause takes effect within a chunk and the
+# tick itself can be long. Each status update costs the browser too: Chromium used 10.1% of a core with
+# one every second, 7.2% with one every 4 s (8 s ticks, benchmarks/page_run.py's setting).
+TICK_TRAIN_SECONDS = {"cpu": 8.0}
+STATUS_SECONDS = 2.0
 HIDE_RUNNING_INDICATOR = '<style>[data-testid="stStatusWidget"] { display: none; }</style>'
 RERUN_EVERY = 0.5  # seconds; fragment reruns queue behind a running one, so ticks follow back to back
 
@@ -292,7 +297,8 @@ def reset() -> None:
 # --- the live panel ----------------------------------------------------------------------------------------
 
 
-def draw(run: LiveRun) -> None:
+def draw(run: LiveRun) -> st.delta_generator.DeltaGenerator:
+    """The run as it stands; returns the placeholder under the metrics for the status line."""
     state = run.state
     cols = st.columns(6)
     cols[0].metric("Epoch", f"{run.epoch:.2f} / {run.target_epochs:g}")
@@ -307,6 +313,7 @@ def draw(run: LiveRun) -> None:
     cols[4].metric("Seconds per epoch", "-" if run.epoch == 0 else f"{run.seconds_per_epoch():,.1f}")
     cols[5].metric("ETA", "stopped" if run.done else format_seconds(run.eta_seconds()))
     st.progress(min(1.0, run.epoch / run.target_epochs))
+    status = st.empty()  # live_panel's one-line status while the tick trains
 
     chart_area, sample_area = st.columns([3, 2])
     with sample_area:
@@ -385,6 +392,7 @@ def draw(run: LiveRun) -> None:
         elif more == "quality (FID-MNIST)":
             st.caption("Evaluates 1,000 samples every 100 iterations: about a second each on a CPU.")
             render_quality_section(run.state, run.baseline, key="train.quality")
+    return status
 
 
 def live_panel() -> None:
@@ -397,13 +405,21 @@ def live_panel() -> None:
     run = current.run
     if run is None:
         return
-    draw(run)
+    status = draw(run)
     if not current.running:
         return
+    seconds = tick_seconds()
+
+    def write_status() -> None:  # also where a press of Pause stops this run, between two chunks
+        status.caption(
+            f"Training: generator iteration {run.iteration:,}, {run.last_rate:,.0f} images/s. The charts and "
+            f"samples redraw every {seconds:g} s."
+        )
+
     slots = trainer_slots(hosting().max_trainers)
-    if slots.acquire(timeout=tick_seconds()):
+    if slots.acquire(timeout=seconds):
         try:
-            run.tick(tick_seconds())
+            run.train_for(seconds, STATUS_SECONDS, write_status)
         finally:
             slots.release()
     else:
@@ -480,8 +496,8 @@ registry().sweep(hosting().idle_release_seconds)  # any visitor's page run frees
 st.title("Train a WGAN")
 st.caption(
     f"Training on {describe_device(device())}; the charts redraw, then the run trains for about "
-    f"{tick_seconds():.1f} s, and again. The run lives in this browser tab's session and survives switching "
-    f"pages. {hosting().describe()}."
+    f"{tick_seconds():g} s (a status line counts its iterations), and again. The run lives in this browser "
+    f"tab's session and survives switching pages. {hosting().describe()}."
 )
 if "train.device_warning" in st.session_state:
     st.warning(st.session_state["train.device_warning"])

@@ -15,11 +15,17 @@ from wgan.paths import RUNS_DIR
 pytestmark = pytest.mark.browser
 
 
-def start_training(page) -> None:
-    """Open the Training page from the navigation, press Start with the defaults, wait until it trains."""
+def start_training(page, epochs: int | None = None) -> None:
+    """Open the Training page from the navigation, press Start with the defaults (and `epochs` to train, if
+    given), wait until it trains."""
     page.get_by_role("link", name="Train").first.click()
     start = page.get_by_role("button", name="Start")
     start.wait_for(timeout=90_000)
+    if epochs is not None:
+        field = page.get_by_label("Epochs to train")
+        field.fill(str(epochs))
+        field.press("Enter")
+        page.wait_for_timeout(1_000)  # the rerun that takes the new value
     start.click()
     page.get_by_role("button", name="Pause", exact=True).wait_for(timeout=120_000)
     deadline = time.monotonic() + 120
@@ -53,9 +59,11 @@ def test_training_page_in_chromium(chromium, streamlit_server, mnist_root: Path,
     server = streamlit_server(WGAN_DATA_ROOT=str(mnist_root))  # the test's own MNIST files
     page = open_page(chromium, server)
     assert_titled_navigation(page)
-    start_training(page)
+    start_training(page, epochs=1000)  # the test's 600 images: the default 30 epochs end within one redraw
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+    # Between two redraws a status line counts the iterations; writing it is where Pause takes effect.
+    page.get_by_text("Training: generator iteration").wait_for(timeout=30_000)
     points = page.evaluate(
         "() => Math.max(0, ...Array.from(document.querySelectorAll('.js-plotly-plot'))"
         ".map(plot => (plot.data && plot.data[0] && plot.data[0].x) ? plot.data[0].x.length : 0))"

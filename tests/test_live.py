@@ -89,6 +89,27 @@ def test_run_stops_at_the_target_epochs(small_data):
     assert run.tick(0.0, max_iterations=2) == 2 and run.iteration == stopped_at + 2
 
 
+def test_train_for_trains_in_chunks_and_stops_where_the_callback_raises(small_data):
+    run = begin(small_config(), small_data, target_epochs=1000)
+    between = []
+    iterations = run.train_for(0.6, 0.1, lambda: between.append(run.iteration))
+    assert len(between) >= 2 and between == sorted(between) and between[0] > 0  # several chunks, each training
+    assert iterations == run.iteration > between[-1]  # the last chunk is not followed by a call
+
+    class PausePressed(Exception):  # as Streamlit raises at its next call when a button was pressed
+        pass
+
+    def pause_pressed() -> None:
+        raise PausePressed
+
+    before = run.iteration
+    with pytest.raises(PausePressed):
+        run.train_for(60.0, 0.05, pause_pressed)
+    assert run.iteration > before  # one chunk trained, and its metrics were recorded before the call
+    assert run.state.history.columns["iteration"][-1] == run.iteration - 1  # 0-based: the last step taken
+    assert run.train_for(0.0, 1.0, pause_pressed) >= 1  # at least one tick even with no time left; no call
+
+
 def test_missing_mnist_falls_back_to_the_offline_digits(tmp_path, monkeypatch):
     calls = []
 

@@ -243,6 +243,23 @@ class LiveRun:
             self.take_snapshot()
         return result.iterations
 
+    def train_for(self, seconds: float, chunk_seconds: float, after_chunk: Callable[[], None]) -> int:
+        """Train for about `seconds` in ticks of at most `chunk_seconds`, calling `after_chunk` between two.
+
+        The Training page's `after_chunk` writes a status line: the Streamlit call at which a button press
+        stops the script run (Streamlit raises there), so Pause takes effect within a chunk even when a
+        redraw comes only every several seconds; the run's state is whole between ticks. At least one tick
+        trains; returns the generator iterations done.
+        """
+        deadline = time.monotonic() + seconds
+        iterations = 0
+        while True:
+            # tick(0) would mean "no time limit": a deadline already passed still gets a tiny positive budget.
+            iterations += self.tick(max(min(chunk_seconds, deadline - time.monotonic()), 1e-9))
+            if self.done or self.problem or time.monotonic() >= deadline:
+                return iterations
+            after_chunk()
+
     def clear_problem(self, lr_scale: float = 1.0) -> None:
         """Let a stopped run train again, optionally with every learning rate scaled (e.g. 0.5).
 

@@ -2,8 +2,8 @@
 
 Widgets -> wgan.live (a LiveRun in this tab's session) -> charts from ui.train. Training runs inside a
 fragment that reruns back to back while the run trains (one redraw, then several seconds of training in
-chunks of STATUS_SECONDS, a status line between them), so Pause answers within a chunk and the page never
-freezes.
+chunks of STATUS_SECONDS, a status line between them), so the page never freezes and a paused run stops
+training within a chunk.
 """
 
 from __future__ import annotations
@@ -70,10 +70,11 @@ CHOICES = {
 # Training per tick. Each tick's redraw costs a fixed share: the server draws and snapshots (about 0.17 s on
 # 2 CPU cores), and a browser on the same cores renders the update while the next chunk trains. On 2 cores
 # with Chromium beside the server, 4 s ticks trained 4% faster than 3 s ones (alternated in one session).
-# A tick trains in chunks of at most STATUS_SECONDS and updates one status line after each: a script run
-# only notices a button press at its next Streamlit call, so Pause takes effect within a chunk and the
-# tick itself can be long. Each status update costs the browser too: Chromium used 10.1% of a core with
-# one every second, 7.2% with one every 4 s (8 s ticks, benchmarks/page_run.py's setting).
+# A tick trains in chunks of at most STATUS_SECONDS and updates one status line after each. A press of
+# Pause starts a new script run at once (Streamlit's fast reruns: the page says Paused within about 0.25 s)
+# while the old run trains on until its next Streamlit call, the status line: so the chunk, not the tick,
+# bounds that, and the tick itself can be long. Each status update costs the browser too: Chromium used
+# 10.1% of a core with one every second, 7.2% with one every 4 s (8 s ticks, page_run's setting).
 TICK_TRAIN_SECONDS = {"cpu": 8.0}
 STATUS_SECONDS = 2.0
 HIDE_RUNNING_INDICATOR = '<style>[data-testid="stStatusWidget"] { display: none; }</style>'
@@ -410,7 +411,7 @@ def live_panel() -> None:
         return
     seconds = tick_seconds()
 
-    def write_status() -> None:  # also where a press of Pause stops this run, between two chunks
+    def write_status() -> None:  # also where this run stops once Pause has started a new one
         status.caption(
             f"Training: generator iteration {run.iteration:,}, {run.last_rate:,.0f} images/s. The charts and "
             f"samples redraw every {seconds:g} s."
@@ -458,9 +459,10 @@ def save_section(run: LiveRun) -> None:
 def save(run: LiveRun, name: str) -> None:
     runs, card = store(), run_card(run, "Training page")
     try:
-        saved = runs.save(name, run.state, card)
-        if run.baseline is not None:
-            runs.save(baseline_run_name(saved), run.baseline, card)
+        with run.busy:  # a chunk still training from before a Pause ends first
+            saved = runs.save(name, run.state, card)
+            if run.baseline is not None:
+                runs.save(baseline_run_name(saved), run.baseline, card)
     except (ValueError, StorageFull) as error:
         st.error(str(error))
         return

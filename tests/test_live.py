@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -108,6 +110,31 @@ def test_train_for_trains_in_chunks_and_stops_where_the_callback_raises(small_da
     assert run.iteration > before  # one chunk trained, and its metrics were recorded before the call
     assert run.state.history.columns["iteration"][-1] == run.iteration - 1  # 0-based: the last step taken
     assert run.train_for(0.0, 1.0, pause_pressed) >= 1  # at least one tick even with no time left; no call
+
+
+def test_a_tick_waits_for_one_still_training_in_another_thread(small_data, monkeypatch):
+    """After a press of Pause, Streamlit runs the page anew while the old run finishes its chunk: a Step
+    in the new run must not train the same models at the same time."""
+    run = begin(small_config(), small_data, target_epochs=1000)
+    inside, most = [0], [0]
+    real_train_chunk = live.train_chunk
+
+    def counting_train_chunk(*args, **kwargs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        try:
+            return real_train_chunk(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(live, "train_chunk", counting_train_chunk)
+    old_run = threading.Thread(target=run.tick, args=(0.5,))
+    old_run.start()
+    while inside[0] == 0:  # the old run is inside its chunk
+        time.sleep(0.001)
+    assert run.tick(0.0, max_iterations=1) == 1  # the Step: waits for the chunk, then trains one iteration
+    old_run.join()
+    assert most[0] == 1
 
 
 def test_missing_mnist_falls_back_to_the_offline_digits(tmp_path, monkeypatch):

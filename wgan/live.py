@@ -134,6 +134,10 @@ class LiveRun:
     running_images: int = 0
     running_since: float | None = None
     last_active: float = field(default_factory=lambda: time.monotonic())
+    # Held while the run trains (tick) or is saved. A press of Pause starts a new script run at once
+    # (Streamlit's fast reruns) while the old one finishes its chunk, so a Step or Save in the new run
+    # waits here instead of touching the models while another thread still updates them.
+    busy: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.snapshots:
@@ -215,6 +219,10 @@ class LiveRun:
         that produces NaN or inf is undone in both runs (they stay in lockstep); `problem` then says what
         happened and the run stops until `clear_problem`.
         """
+        with self.busy:
+            return self._tick(seconds, max_iterations)
+
+    def _tick(self, seconds: float, max_iterations: int) -> int:
         if self.done:
             return 0
         self.touch()
@@ -246,10 +254,10 @@ class LiveRun:
     def train_for(self, seconds: float, chunk_seconds: float, after_chunk: Callable[[], None]) -> int:
         """Train for about `seconds` in ticks of at most `chunk_seconds`, calling `after_chunk` between two.
 
-        The Training page's `after_chunk` writes a status line: the Streamlit call at which a button press
-        stops the script run (Streamlit raises there), so Pause takes effect within a chunk even when a
-        redraw comes only every several seconds; the run's state is whole between ticks. At least one tick
-        trains; returns the generator iterations done.
+        The Training page's `after_chunk` writes a status line: the Streamlit call at which a script run
+        that a press of Pause has replaced stops (Streamlit raises there), so it trains on for at most a
+        chunk even when redraws come only every several seconds; the run's state is whole between ticks.
+        At least one tick trains; returns the generator iterations done.
         """
         deadline = time.monotonic() + seconds
         iterations = 0

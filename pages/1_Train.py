@@ -25,6 +25,7 @@ from wgan.hosting import Hosting, trainer_slots
 from wgan.live import (
     DEFAULT_SNAPSHOT_EVERY,
     DEFAULT_TARGET_EPOCHS,
+    HOLDOUT_EVERY_SNAPSHOTS,
     LiveRun,
     RunLimits,
     RunRegistry,
@@ -176,7 +177,8 @@ def settings_form() -> tuple[TrainConfig | None, dict]:
         100_000,
         DEFAULT_SNAPSHOT_EVERY,
         key="train.snapshot_every",
-        help="Sample grids from the fixed noise (for the scrubber) and the held-out check are taken this often.",
+        help="Sample grids from the fixed noise (for the scrubber) are taken this often, the held-out check "
+        f"every {HOLDOUT_EVERY_SNAPSHOTS} snapshots.",
     )
     base = PRESETS[preset_name]
     suggested = page_defaults(base, device())

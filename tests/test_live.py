@@ -62,7 +62,11 @@ def test_snapshots_and_holdout_checks_follow_the_iterations(small_data):
         run.tick(0.0, max_iterations=2)
     assert [s.iteration for s in run.snapshots] == [0, 2, 4, 6]
     assert run.snapshots[-1].images.shape == (64, 28, 28) and run.snapshots[-1].images.dtype == np.uint8
-    assert run.holdout["iteration"] == [0.0, 2.0, 4.0, 6.0]
+    assert run.holdout["iteration"] == [0.0]  # the held-out check comes with every 4th snapshot
+    for _ in range(3):
+        run.tick(0.0, max_iterations=2)
+    assert [s.iteration for s in run.snapshots] == [0, 2, 4, 6, 8, 10, 12]
+    assert run.holdout["iteration"] == [0.0, 8.0]
     assert run.snapshot_at(5).iteration == 4
     assert run.seconds_per_epoch() > 0 and run.eta_seconds() > 0
 
@@ -82,6 +86,7 @@ def test_run_stops_at_the_target_epochs(small_data):
     while run.tick(0.0, max_iterations=1):
         pass
     assert run.done and run.snapshots[-1].iteration == run.iteration
+    assert run.holdout["iteration"][-1] == run.iteration  # the held-out check comes with the last snapshot
     assert run.epoch >= 0.05 and "target of 0.05 epochs" in run.stop_reason
     # A finished run can train on: extending moves the target past where it stands.
     assert run.can_extend

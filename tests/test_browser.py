@@ -62,7 +62,7 @@ def test_training_page_in_chromium(chromium, streamlit_server, mnist_root: Path,
     start_training(page, epochs=1000)  # the test's 600 images: the default 30 epochs end within one redraw
     assert page.locator('[data-testid="stException"]').count() == 0
     page.wait_for_selector(".js-plotly-plot", timeout=30_000)
-    # Between two redraws a status line counts the iterations; writing it is where Pause takes effect.
+    # Between two redraws a status line counts the iterations; writing it is where a paused run stops.
     page.get_by_text("Training: generator iteration").wait_for(timeout=30_000)
     points = page.evaluate(
         "() => Math.max(0, ...Array.from(document.querySelectorAll('.js-plotly-plot'))"

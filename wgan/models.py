@@ -48,10 +48,10 @@ def conv_transpose_as_conv(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.
 def full_precision_on_cpu(x: torch.Tensor) -> bool:
     """Whether x is a full-precision CPU activation (fp32 or fp64, not under autocast).
 
-    Where the seed models' fp32 kernels on a CPU are slow, they take another route to the same sums:
-    layers with a single image channel by `conv_transpose_by_fold`, the first transposed convolution's
-    bias added apart. In bf16 (where those routes measured no faster) and on GPUs the layers' own
-    kernels are kept.
+    Where the seed models' fp32 kernels on a CPU are slow, they take another route to the same sums
+    (single-channel layers by `conv_transpose_by_fold` and matrix products, biases apart or as a column of
+    ones, ReLU and LeakyReLU gradients in place). In bf16 (where those routes measured no faster) and on
+    GPUs the layers' own kernels are kept.
     """
     return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
 
@@ -133,7 +133,7 @@ class _ConvInputGradByFold(torch.autograd.Function):
 
     For the seed critic's first layer (one input channel) oneDNN's input-gradient kernel, needed when
     the generator learns through the critic, takes 7.7 ms at batch 512 in fp32, the fold path 2-3 ms.
-    The forward and the weight gradient stay oneDNN's.
+    The forward stays oneDNN's; the weight gradient is one matrix product for an NHWC gradient.
     """
 
     @staticmethod
@@ -172,10 +172,15 @@ def _single_channel_conv_weight_grad(
     (pad_h, pad_w), (kernel_h, kernel_w) = padding, weight_shape[-2:]
     image = F.pad(x[:, 0], (pad_w, pad_w, pad_h, pad_h)) if pad_h or pad_w else x[:, 0]  # [B, H', W']
     patches = image.unfold(1, kernel_h, stride[0]).unfold(2, kernel_w, stride[1])  # [B, OH, OW, kH, kW]
-    patches = patches.reshape(-1, kernel_h * kernel_w)
-    patches = torch.cat([patches, patches.new_ones(patches.shape[0], 1)], 1)  # [B*OH*OW, k*k + 1]
+    patches = _with_ones_column(patches.reshape(-1, kernel_h * kernel_w))  # [B*OH*OW, k*k + 1]
     both = patches.t() @ grad.permute(0, 2, 3, 1).reshape(-1, grad.shape[1])  # [k*k + 1, C]
     return both[:-1].t().reshape(weight_shape), both[-1]
+
+
+def _with_ones_column(rows: torch.Tensor) -> torch.Tensor:
+    """[N, K] -> [N, K + 1] with a last column of ones: a bias becomes one more weight of a matrix product,
+    and its gradient one more row of the weight gradient's."""
+    return torch.cat([rows, rows.new_ones(rows.shape[0], 1)], 1)
 
 
 def conv_transpose_bias_apart(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.Tensor:
@@ -408,7 +413,7 @@ class _PermutedLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z, weight, bias, order, inverse):
         weight_and_bias = torch.cat([weight, bias.unsqueeze(1)], 1).index_select(0, order)  # [out, in + 1]
-        z_and_one = torch.cat([z, z.new_ones(z.shape[0], 1)], 1)  # [B, in + 1]
+        z_and_one = _with_ones_column(z)  # [B, in + 1]
         ctx.save_for_backward(z_and_one, weight_and_bias, inverse)
         return z_and_one @ weight_and_bias.t()  # [B, out]
 

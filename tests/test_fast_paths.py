@@ -16,6 +16,7 @@ from wgan.models import (
     ChannelDropout,
     SeedCritic,
     SeedGenerator,
+    _SingleChannelConvDropoutLeakyReLU,
     conv_transpose_as_conv,
     conv_transpose_bias_apart,
     conv_transpose_by_fold,
@@ -170,6 +171,26 @@ def test_conv_transpose_by_fold_is_the_transposed_convolution(stride, padding, k
     ours_grad = conv_transpose_by_fold(upstream, conv_weight, (2, 2), (0, 0), (28, 28))
     assert torch.allclose(ours_grad, image.grad, atol=1e-5)
     assert (ours_grad[..., -1, :] == 0).all() and (ours_grad[..., :, -1] == 0).all()
+
+
+def test_first_layer_with_its_mask_inside_is_the_layer_and_twice_differentiable():
+    """The seed critic's fp32 first layer (per-image matrix products, the dropout mask in the weights) against
+    conv2d, the mask and LeakyReLU written out; gradgradcheck covers the gradient penalty's second pass."""
+    torch.manual_seed(8)
+    x = torch.randn(3, 1, 9, 9, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(4, 1, 3, 3, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor([0.0, 2.0, 2.0, 0.0, 2.0, 0.0, 2.0, 2.0, 2.0, 0.0, 0.0, 2.0], dtype=torch.float64)
+    scale = scale.view(3, 4, 1, 1)  # each image keeps its own planes
+
+    def ours(x, weight, bias):
+        return _SingleChannelConvDropoutLeakyReLU.apply(x, weight, bias, scale, (2, 2), 0.01)
+
+    expected = F.leaky_relu(F.conv2d(x, weight, bias, stride=2) * scale, 0.01)
+    assert is_channels_last(ours(x, weight, bias))
+    assert torch.allclose(ours(x, weight, bias), expected, atol=1e-12)
+    assert torch.autograd.gradcheck(ours, (x, weight, bias))
+    assert torch.autograd.gradgradcheck(ours, (x, weight, bias))
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])

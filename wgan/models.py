@@ -49,8 +49,9 @@ def full_precision_on_cpu(x: torch.Tensor) -> bool:
     """Whether x is a full-precision CPU activation (fp32 or fp64, not under autocast).
 
     Where the seed models' fp32 kernels on a CPU are slow, they take another route to the same sums
-    (single-channel layers by `conv_transpose_by_fold` and matrix products, biases apart or as a column of
-    ones, ReLU and LeakyReLU gradients in place). In bf16 (where those routes measured no faster) and on
+    (single-channel layers by `conv_transpose_by_fold` and matrix products, the critic's first dropout mask
+    inside its per-image products, biases apart or as a column of ones, ReLU and LeakyReLU gradients in
+    place). In bf16 (where those routes measured no faster) and on
     GPUs the layers' own kernels are kept.
     """
     return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
@@ -169,12 +170,76 @@ def _single_channel_conv_weight_grad(
     as [B*OH*OW, C], where NHWC needs no copy. oneDNN's kernel for it took 3.3 ms a call in the seed
     critic's step at batch 512 in fp32.
     """
-    (pad_h, pad_w), (kernel_h, kernel_w) = padding, weight_shape[-2:]
+    patches = _single_channel_patches(x, weight_shape[-2:], stride, padding)  # [B, OH*OW, k*k + 1]
+    both = patches.flatten(0, 1).t() @ grad.permute(0, 2, 3, 1).reshape(-1, grad.shape[1])  # [k*k + 1, C]
+    return both[:-1].t().reshape(weight_shape), both[-1]
+
+
+def _single_channel_patches(
+    x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int] = (0, 0)
+) -> torch.Tensor:
+    """x [B, 1, H, W] -> its k x k patches with a column of ones, [B, OH*OW, k*k + 1]: one copy."""
+    (pad_h, pad_w), (kernel_h, kernel_w) = padding, kernel
     image = F.pad(x[:, 0], (pad_w, pad_w, pad_h, pad_h)) if pad_h or pad_w else x[:, 0]  # [B, H', W']
     patches = image.unfold(1, kernel_h, stride[0]).unfold(2, kernel_w, stride[1])  # [B, OH, OW, kH, kW]
-    patches = _with_ones_column(patches.reshape(-1, kernel_h * kernel_w))  # [B*OH*OW, k*k + 1]
-    both = patches.t() @ grad.permute(0, 2, 3, 1).reshape(-1, grad.shape[1])  # [k*k + 1, C]
-    return both[:-1].t().reshape(weight_shape), both[-1]
+    batch, side_h, side_w = patches.shape[:3]
+    out = x.new_empty(batch, side_h * side_w, kernel_h * kernel_w + 1)
+    out[..., :-1].view(batch, side_h, side_w, kernel_h, kernel_w).copy_(patches)
+    out[..., -1] = 1
+    return out
+
+
+class _SingleChannelConvDropoutLeakyReLU(torch.autograd.Function):
+    """leaky_relu(conv2d(x, weight, bias, stride) * scale) for a one-channel x and a per-plane scale >= 0.
+
+    x [B, 1, H, W], weight [C, 1, k, k], scale [B, C, 1, 1] (a dropout mask) -> [B, C, OH, OW] stored NHWC.
+    Per image one matrix product: its patches with a column of ones [OH*OW, k*k + 1] against the weights
+    and bias scaled by that image's mask [k*k + 1, C]. The mask then costs nothing: the separate
+    multiplies forward and backward over [B, C, OH, OW] go (the seed critic's first layer: 6 of them per
+    step, 1 ms each at batch 512 in fp32). The patches are kept for the weight gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, scale, stride, slope):
+        batch, channels = x.shape[0], weight.shape[0]
+        patches = _single_channel_patches(x, weight.shape[-2:], stride)  # [B, L, k*k + 1]
+        side_h, side_w = ((n - k) // s + 1 for n, k, s in zip(x.shape[-2:], weight.shape[-2:], stride, strict=True))
+        nhwc = torch.channels_last  # [B, C, OH, OW] stored NHWC, not a view (a Function's output may not be)
+        y = torch.empty(batch, channels, side_h, side_w, dtype=x.dtype, device=x.device, memory_format=nhwc)
+        torch.bmm(patches, _scaled_weights(weight, bias, scale), out=y.permute(0, 2, 3, 1).view(batch, -1, channels))
+        F.leaky_relu(y, slope, inplace=True)
+        ctx.save_for_backward(x, weight, bias, scale, y, patches)
+        ctx.stride, ctx.slope = stride, slope
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias, scale, y, patches = ctx.saved_tensors
+        batch, channels = grad.shape[:2]
+        leaky_backward = torch.ops.aten.leaky_relu_backward
+        if grad.requires_grad or not is_channels_last(grad):  # differentiated again (a gradient penalty): no in-place
+            grad = leaky_backward(grad, y, ctx.slope, True).contiguous(memory_format=torch.channels_last)
+            patches = _single_channel_patches(x, weight.shape[-2:], ctx.stride)  # its dependence on x kept
+        else:  # the next layer's own new input gradient, which only this node reads
+            leaky_backward.grad_input(grad, y, ctx.slope, True, grad_input=grad)
+        rows = grad.permute(0, 2, 3, 1).view(batch, -1, channels)  # [B, L, C]
+        grad_x = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:  # [B, L, k*k] patch gradients, added back into place
+            weights = _scaled_weights(weight, bias, scale)[:, :-1]  # [B, k*k, C]
+            columns = torch.bmm(rows, weights.transpose(1, 2)).transpose(1, 2)  # [B, k*k, L]
+            grad_x = F.fold(columns, x.shape[-2:], weight.shape[-2:], stride=ctx.stride)
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            per_image = torch.bmm(patches.transpose(1, 2), rows)  # [B, k*k + 1, C]
+            both = (per_image * scale.view(batch, 1, channels)).sum(0)  # [k*k + 1, C]
+            grad_weight, grad_bias = both[:-1].t().reshape(weight.shape), both[-1]
+        return grad_x, grad_weight, grad_bias, None, None, None
+
+
+def _scaled_weights(weight: torch.Tensor, bias: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """[C, 1, k, k] and [C], per-image scale [B, C, 1, 1] -> [B, k*k + 1, C]: each image's weights and bias."""
+    channels = weight.shape[0]
+    both = torch.cat([weight.view(channels, -1).t(), bias.view(1, channels)])  # [k*k + 1, C]
+    return both.unsqueeze(0) * scale.view(-1, 1, channels)
 
 
 def _with_ones_column(rows: torch.Tensor) -> torch.Tensor:
@@ -451,11 +516,15 @@ class ChannelDropout(nn.Module):
         return x * scale  # one pass over x: the small mask is scaled
 
     def scale(self, x: torch.Tensor) -> torch.Tensor | None:
-        """A fresh mask [B, C, 1, 1]: 0 for dropped planes, 1/(1-p) for kept ones; None when nothing drops."""
+        """A fresh mask [B, C, 1, 1] for x [B, C, ...]: 0 for dropped planes, 1/(1-p) for kept ones, or None."""
+        return self.mask(x.shape[0], x.shape[1], x)
+
+    def mask(self, batch: int, channels: int, like: torch.Tensor) -> torch.Tensor | None:
+        """`scale` for a [batch, channels, ...] input not computed yet, on like's device and in its dtype."""
         if not self.training or self.p == 0.0:
             return None
-        keep = torch.rand(x.shape[0], x.shape[1], 1, 1, device=x.device) >= self.p
-        return keep.to(x.dtype) * (1.0 / (1.0 - self.p))
+        keep = torch.rand(batch, channels, 1, 1, device=like.device) >= self.p
+        return keep.to(like.dtype) * (1.0 / (1.0 - self.p))
 
 
 class _ScaledLeakyReLU(torch.autograd.Function):
@@ -510,18 +579,30 @@ class SeedCritic(Critic):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The seed computes dropout(leaky_relu(conv(x))). The masks scale by 0 or 1/(1-p) >= 0, which
         # commutes with LeakyReLU, so both run in place on the convolution's output: two passes over
-        # [B, 64, 13, 13] instead of two passes and two new tensors (the same numbers for p = 0.5).
-        if full_precision_on_cpu(x):  # the same layer, its input gradient (the generator's step) by fold
-            conv1 = self.conv1
-            x = _ConvInputGradByFold.apply(x, conv1.weight, conv1.bias, conv1.stride, conv1.padding)
-        else:
-            x = self.conv1(x)
-        x = self._dropout_leaky_relu(x)  # [B, 64, 13, 13]
+        # [B, 64, 13, 13] instead of two passes and two new tensors (the same numbers for p = 0.5). In full
+        # precision the first layer's mask scales its weights per image instead (`_first_layer`).
+        x = self._first_layer(x)  # [B, 64, 13, 13]
         x = self._dropout_leaky_relu(self.conv2(x))  # [B, 128, 6, 6]
         x = self.bn(x)
         if is_channels_last(x):
             return linear_on_nhwc(x, self.fc).squeeze(1)
         return self.fc(x.flatten(1)).squeeze(1)
+
+    def _first_layer(self, x: torch.Tensor) -> torch.Tensor:
+        """The dropout LeakyReLU of conv1(x); in full precision on a CPU with NHWC activations the mask rides in
+        conv1's matrix products (`_SingleChannelConvDropoutLeakyReLU`)."""
+        conv1, full_precision = self.conv1, full_precision_on_cpu(x)
+        nhwc = is_channels_last(self.conv2.weight)  # (conv1's own weight, with one input channel, cannot tell)
+        if full_precision and nhwc and conv1.padding == (0, 0) and conv1.bias is not None:
+            # The mask is drawn before the convolution (which draws nothing): the same random stream as below.
+            scale = self.dropout.mask(x.shape[0], conv1.out_channels, x)
+            if scale is not None:
+                return _SingleChannelConvDropoutLeakyReLU.apply(x, conv1.weight, conv1.bias, scale, conv1.stride, 0.01)
+        if full_precision:  # the same layer, its input gradient (the generator's step) by fold
+            x = _ConvInputGradByFold.apply(x, conv1.weight, conv1.bias, conv1.stride, conv1.padding)
+        else:
+            x = conv1(x)
+        return self._dropout_leaky_relu(x)
 
     def _dropout_leaky_relu(self, x: torch.Tensor) -> torch.Tensor:
         scale = self.dropout.scale(x)

@@ -49,9 +49,8 @@ def full_precision_on_cpu(x: torch.Tensor) -> bool:
     """Whether x is a full-precision CPU activation (fp32 or fp64, not under autocast).
 
     Where the seed models' fp32 kernels on a CPU are slow, they take another route to the same sums
-    (single-channel layers by `conv_transpose_by_fold` and matrix products, the critic's first dropout mask
-    inside its per-image products, biases apart or as a column of ones, ReLU and LeakyReLU gradients in
-    place). In bf16 (where those routes measured no faster) and on
+    (single-channel layers by `conv_transpose_by_fold` and matrix products, biases apart or as a column of
+    ones, ReLU and LeakyReLU gradients in place). In bf16 (where those routes measured no faster) and on
     GPUs the layers' own kernels are kept.
     """
     return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and not torch.is_autocast_enabled("cpu")
@@ -196,7 +195,8 @@ class _SingleChannelConvDropoutLeakyReLU(torch.autograd.Function):
     Per image one matrix product: its patches with a column of ones [OH*OW, k*k + 1] against the weights
     and bias scaled by that image's mask [k*k + 1, C]. The mask then costs nothing: the separate
     multiplies forward and backward over [B, C, OH, OW] go (the seed critic's first layer: 6 of them per
-    step, 1 ms each at batch 512 in fp32). The patches are kept for the weight gradient.
+    step at batch 512, 1 ms each in fp32, 2.1 ms in bf16, where oneDNN's backward for the layer took another
+    2.8 ms a pass). The patches are kept for the weight gradient. Any dtype (fp32, or bf16 under autocast).
     """
 
     @staticmethod
@@ -217,10 +217,12 @@ class _SingleChannelConvDropoutLeakyReLU(torch.autograd.Function):
         x, weight, bias, scale, y, patches = ctx.saved_tensors
         batch, channels = grad.shape[:2]
         leaky_backward = torch.ops.aten.leaky_relu_backward
-        if grad.requires_grad or not is_channels_last(grad):  # differentiated again (a gradient penalty): no in-place
+        if grad.requires_grad:  # differentiated again (a gradient penalty): no in-place, x's patches in the graph
+            patches = _single_channel_patches(x, weight.shape[-2:], ctx.stride)
+        if grad.requires_grad or not is_channels_last(grad) or not full_precision_on_cpu(grad):
+            # (in bf16 the out= kernel is the slower: 3.7 against 1.9 ms a call in the step at batch 512)
             grad = leaky_backward(grad, y, ctx.slope, True).contiguous(memory_format=torch.channels_last)
-            patches = _single_channel_patches(x, weight.shape[-2:], ctx.stride)  # its dependence on x kept
-        else:  # the next layer's own new input gradient, which only this node reads
+        else:  # in place on the next layer's own new input gradient, which only this node reads
             leaky_backward.grad_input(grad, y, ctx.slope, True, grad_input=grad)
         rows = grad.permute(0, 2, 3, 1).view(batch, -1, channels)  # [B, L, C]
         grad_x = grad_weight = grad_bias = None
@@ -589,16 +591,19 @@ class SeedCritic(Critic):
         return self.fc(x.flatten(1)).squeeze(1)
 
     def _first_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """The dropout LeakyReLU of conv1(x); in full precision on a CPU with NHWC activations the mask rides in
-        conv1's matrix products (`_SingleChannelConvDropoutLeakyReLU`)."""
-        conv1, full_precision = self.conv1, full_precision_on_cpu(x)
+        """The dropout LeakyReLU of conv1(x). On a CPU with NHWC activations the mask rides in conv1's per-image
+        matrix products (`_SingleChannelConvDropoutLeakyReLU`), in fp32 and under bf16 autocast alike."""
+        conv1 = self.conv1
         nhwc = is_channels_last(self.conv2.weight)  # (conv1's own weight, with one input channel, cannot tell)
-        if full_precision and nhwc and conv1.padding == (0, 0) and conv1.bias is not None:
+        if x.device.type == "cpu" and nhwc and conv1.padding == (0, 0) and conv1.bias is not None:
             # The mask is drawn before the convolution (which draws nothing): the same random stream as below.
             scale = self.dropout.mask(x.shape[0], conv1.out_channels, x)
             if scale is not None:
-                return _SingleChannelConvDropoutLeakyReLU.apply(x, conv1.weight, conv1.bias, scale, conv1.stride, 0.01)
-        if full_precision:  # the same layer, its input gradient (the generator's step) by fold
+                inputs = x, conv1.weight, conv1.bias, scale
+                if torch.is_autocast_enabled("cpu"):  # in the dtype autocast would run conv1 in
+                    inputs = tuple(tensor.to(torch.get_autocast_dtype("cpu")) for tensor in inputs)
+                return _SingleChannelConvDropoutLeakyReLU.apply(*inputs, conv1.stride, 0.01)
+        if full_precision_on_cpu(x):  # the same layer, its input gradient (the generator's step) by fold
             x = _ConvInputGradByFold.apply(x, conv1.weight, conv1.bias, conv1.stride, conv1.padding)
         else:
             x = conv1(x)

@@ -202,15 +202,17 @@ def test_seed_critic_under_bf16_autocast_draws_the_same_masks_and_tracks_fp32():
     results = []
     for autocast in (False, True):
         critic.zero_grad()
+        x = images.clone().requires_grad_()  # as the generator's step needs: the gradient reaches the images
         torch.manual_seed(9)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            scores = critic(images)
+            scores = critic(x)
         scores.float().sum().backward()
-        results.append((scores.float().detach(), critic.conv1.weight.grad.clone()))
-    (scores, grad), (scores_bf16, grad_bf16) = results
+        results.append((scores.float().detach(), critic.conv1.weight.grad.clone(), x.grad))
+    (scores, grad, x_grad), (scores_bf16, grad_bf16, x_grad_bf16) = results
     assert (scores_bf16 - scores).norm() < 0.02 * scores.norm()  # 0.6% here
     # 6% here, as with conv1's own bf16 kernel: batch statistics magnify the rounding of the gradients
     assert (grad_bf16 - grad).norm() < 0.1 * grad.norm()
+    assert (x_grad_bf16 - x_grad).norm() < 0.1 * x_grad.norm()
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])

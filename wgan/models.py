@@ -581,8 +581,8 @@ class SeedCritic(Critic):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # The seed computes dropout(leaky_relu(conv(x))). The masks scale by 0 or 1/(1-p) >= 0, which
         # commutes with LeakyReLU, so both run in place on the convolution's output: two passes over
-        # [B, 64, 13, 13] instead of two passes and two new tensors (the same numbers for p = 0.5). In full
-        # precision the first layer's mask scales its weights per image instead (`_first_layer`).
+        # [B, 64, 13, 13] instead of two passes and two new tensors (the same numbers for p = 0.5). On a CPU
+        # with NHWC activations the first layer's mask scales its weights per image instead (`_first_layer`).
         x = self._first_layer(x)  # [B, 64, 13, 13]
         x = self._dropout_leaky_relu(self.conv2(x))  # [B, 128, 6, 6]
         x = self.bn(x)

@@ -290,7 +290,7 @@ class LiveRun:
         return self.state.iteration // period > int(checked[-1]) // period
 
     def take_snapshot(self) -> None:
-        """Record samples from the fixed noise and, when the run holds images out, the held-out check."""
+        """Record samples from the fixed noise and, when the run holds images out and one is due, the held-out check."""
         state = self.state
         if self.snapshots and self.snapshots[-1].iteration == state.iteration:
             return

@@ -216,15 +216,11 @@ class _SingleChannelConvDropoutLeakyReLU(torch.autograd.Function):
     def backward(ctx, grad):
         x, weight, bias, scale, y, patches = ctx.saved_tensors
         batch, channels = grad.shape[:2]
-        leaky_backward = torch.ops.aten.leaky_relu_backward
-        if grad.requires_grad:  # differentiated again (a gradient penalty): no in-place, x's patches in the graph
+        if grad.requires_grad:  # differentiated again (a gradient penalty): x's patches in the graph
             patches = _single_channel_patches(x, weight.shape[-2:], ctx.stride)
-        if grad.requires_grad or not is_channels_last(grad) or not full_precision_on_cpu(grad):
-            # (in bf16 the out= kernel is the slower: 3.7 against 1.9 ms a call in the step at batch 512)
-            grad = leaky_backward(grad, y, ctx.slope, True).contiguous(memory_format=torch.channels_last)
-        else:  # in place on the next layer's own new input gradient, which only this node reads
-            leaky_backward.grad_input(grad, y, ctx.slope, True, grad_input=grad)
-        rows = grad.permute(0, 2, 3, 1).view(batch, -1, channels)  # [B, L, C]
+        # Overwritten only in the NHWC layout conv2's backward hands over (not a caller's own tensor).
+        grad = _leaky_relu_grad(grad, y, ctx.slope, may_overwrite=is_channels_last(grad))
+        rows = grad.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1).view(batch, -1, channels)
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:  # [B, L, k*k] patch gradients, added back into place
             weights = _scaled_weights(weight, bias, scale)[:, :-1]  # [B, k*k, C]
@@ -548,13 +544,21 @@ class _ScaledLeakyReLU(torch.autograd.Function):
     def backward(ctx, grad):
         y, scale = ctx.saved_tensors
         # With scale >= 0, y > 0 exactly where x * scale > 0: y stands in for the ReLU's input.
-        leaky_backward = torch.ops.aten.leaky_relu_backward
-        if grad.requires_grad or not full_precision_on_cpu(grad):
-            return leaky_backward(grad, y, ctx.slope, True).mul_(scale), None, None
-        # In fp32, in place on grad: the next layer's own new input gradient, which only this node reads
-        # (2.0 against 2.7 ms at [512, 64, 13, 13]). Not in bf16, where the out= kernel is the slower, nor
-        # when grad is itself differentiated (the gradient penalty's double backward).
-        return leaky_backward.grad_input(grad, y, ctx.slope, True, grad_input=grad).mul_(scale), None, None
+        return _leaky_relu_grad(grad, y, ctx.slope).mul_(scale), None, None
+
+
+def _leaky_relu_grad(grad: torch.Tensor, y: torch.Tensor, slope: float, may_overwrite: bool = True) -> torch.Tensor:
+    """LeakyReLU's input gradient from its output y (y > 0 exactly where its input is).
+
+    In fp32 on a CPU it overwrites grad, the next layer's own new input gradient that only this node reads
+    (2.0 against 2.7 ms at [512, 64, 13, 13]). Out of place in bf16, where the out= kernel is the slower
+    (3.7 against 1.9 ms a call in the seed step at batch 512), and when grad is itself differentiated (a
+    gradient penalty's double backward).
+    """
+    leaky_backward = torch.ops.aten.leaky_relu_backward
+    if may_overwrite and not grad.requires_grad and full_precision_on_cpu(grad):
+        return leaky_backward.grad_input(grad, y, slope, True, grad_input=grad)
+    return leaky_backward(grad, y, slope, True)
 
 
 class SeedCritic(Critic):

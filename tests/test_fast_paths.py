@@ -16,6 +16,7 @@ from wgan.models import (
     ChannelDropout,
     SeedCritic,
     SeedGenerator,
+    _SeedCriticHead,
     _SingleChannelConvDropoutLeakyReLU,
     conv_transpose_as_conv,
     conv_transpose_bias_apart,
@@ -191,6 +192,55 @@ def test_first_layer_with_its_mask_inside_is_the_layer_and_twice_differentiable(
     assert torch.allclose(ours(x, weight, bias), expected, atol=1e-12)
     assert torch.autograd.gradcheck(ours, (x, weight, bias))
     assert torch.autograd.gradgradcheck(ours, (x, weight, bias))
+
+
+def test_critic_head_in_one_node_is_the_layers_and_twice_differentiable():
+    """The seed critic after conv2 as one node (the rank-one backward) against the mask, LeakyReLU, batch norm
+    and fc written out, float64: scores, running statistics and every gradient, with the critic's weights
+    learning (the critic's step) and frozen (the generator's); gradgradcheck covers the penalty's second pass."""
+    torch.manual_seed(9)
+    batch, channels, side = 5, 3, 2
+    x = torch.randn(batch, channels, side, side, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    scale = (torch.rand(batch, channels, 1, 1) >= 0.5).double() * 2.0  # a dropout mask, p = 0.5
+    bn = nn.BatchNorm2d(channels).double()
+    fc = nn.Linear(channels * side * side, 1).double()
+    with torch.no_grad():
+        for parameter in (*bn.parameters(), *fc.parameters()):
+            parameter.normal_()
+    upstream = torch.randn(batch, dtype=torch.float64)
+
+    def ours(x, gamma, beta, fc_weight, fc_bias, running=(None, None)):
+        inputs = scale, gamma, beta, *running, 0.1, bn.eps, fc_weight, fc_bias, 0.01
+        return _SeedCriticHead.apply(x.clone(), *inputs)
+
+    def literal(x, gamma, beta, fc_weight, fc_bias, running=(None, None)):
+        h = F.leaky_relu(x * scale, 0.01)
+        return F.linear(F.batch_norm(h, *running, gamma, beta, True, 0.1, bn.eps).flatten(1), fc_weight, fc_bias)[:, 0]
+
+    for learning in (True, False):
+        results = []
+        for function in (ours, literal):
+            leaves = [x.clone().requires_grad_()] + [p.detach().clone().requires_grad_(learning) for p in
+                                                     (bn.weight, bn.bias, fc.weight, fc.bias)]  # fmt: skip
+            running = (torch.zeros(channels, dtype=torch.float64), torch.ones(channels, dtype=torch.float64))
+            scores = function(*leaves, running=running)
+            scores = scores[0] if isinstance(scores, tuple) else scores
+            (scores * upstream).sum().backward()
+            results.append((scores.detach(), *running, *(leaf.grad for leaf in leaves)))
+        for ours_values in results:  # scores, running mean and variance, x's gradient; parameters' when learning
+            assert all((value is not None) == (index < 4 or learning) for index, value in enumerate(ours_values))
+        for ours_value, expected in zip(*results, strict=True):
+            if expected is not None:
+                assert torch.allclose(ours_value, expected, atol=1e-12, rtol=1e-10)
+
+    leaves = [x.clone().requires_grad_()] + [p.detach().clone().requires_grad_() for p in bn.parameters()]
+    leaves += [p.detach().clone().requires_grad_() for p in fc.parameters()]
+    assert torch.autograd.gradcheck(ours, leaves)  # both outputs: the returned x's gradient too
+    assert torch.autograd.gradgradcheck(lambda *args: ours(*args)[0], leaves)
+
+    critic = SeedCritic().to(memory_format=torch.channels_last)  # the route the seed preset trains on in fp32
+    images = torch.rand(4, 1, 28, 28).contiguous(memory_format=torch.channels_last)
+    assert type(critic(images).grad_fn).__name__ == "_SeedCriticHeadBackward"
 
 
 def test_seed_critic_under_bf16_autocast_draws_the_same_masks_and_tracks_fp32():

@@ -547,6 +547,104 @@ class _ScaledLeakyReLU(torch.autograd.Function):
         return _leaky_relu_grad(grad, y, ctx.slope).mul_(scale), None, None
 
 
+class _SeedCriticHead(torch.autograd.Function):
+    """fc(batch_norm(leaky_relu(x * scale))) -> scores [B], for the seed critic after conv2 in training.
+
+    x [B, C, H, W] NHWC (conv2's own output, overwritten by the LeakyReLU as in `_ScaledLeakyReLU`), scale
+    [B, C, 1, 1] the dropout mask, batch norm with batch statistics. Because the score layer is linear,
+    the gradient that reaches batch norm's output is rank one, g[b, f] = s[b] * w[f] (s: the scores'
+    gradient, w: fc's weight), and batch norm's input gradient needs only per-feature sums:
+
+        grad_h[b, f] = s[b] * u[f] + h[b, f] * v[c] + k[c]
+
+    with u, v, k computed from sum_b s[b] * h[b, f] (one matrix-vector product over h) and the batch
+    statistics; the same product gives the weight gradients. So the backward writes one new tensor (a
+    rank-one product plus k, then h * v, LeakyReLU's gradient and the mask in place) where autograd's nodes
+    write three (fc's input gradient, batch norm's after two more passes over it, the mask's), and the
+    forward reads batch norm's output once for the scores. A gradient that is itself differentiated (a
+    gradient penalty's double backward) is taken by autograd through the same functions instead.
+    """
+
+    @staticmethod
+    def forward(ctx, x, scale, weight, bias, running_mean, running_var, momentum, eps, fc_weight, fc_bias, slope):
+        batch, channels, height, width = x.shape
+        ctx.mark_dirty(x)
+        h = F.leaky_relu(x.mul_(scale), slope, inplace=True)  # scale >= 0 commutes with LeakyReLU
+        y, mean, invstd = torch.ops.aten.native_batch_norm(
+            h, weight, bias, running_mean, running_var, True, momentum, eps
+        )
+        scores = torch.addmv(fc_bias.expand(batch), y.permute(0, 2, 3, 1).reshape(batch, -1), _nhwc_order(fc_weight, h))
+        ctx.save_for_backward(h, scale, weight, bias, mean, invstd, fc_weight)
+        ctx.eps, ctx.slope = eps, slope
+        ctx.set_materialize_grads(False)
+        return scores, x  # x is returned because it was changed in place; callers use the scores
+
+    @staticmethod
+    def backward(ctx, grad_scores, grad_h):
+        if grad_scores is None or grad_h is not None or torch.is_grad_enabled():
+            return _SeedCriticHead._backward_by_autograd(ctx, grad_scores, grad_h)
+        h, scale, weight, bias, mean, invstd, fc_weight = ctx.saved_tensors
+        batch, channels, height, width = h.shape
+        n = batch * height * width  # values per channel in the batch statistics
+        rows = h.permute(0, 2, 3, 1).reshape(batch, -1)  # [B, H*W*C], a view of the NHWC storage
+        grad_sum = grad_scores.sum()
+        # sum_b s[b] * x_hat[b, f], per feature [H*W, C]: what every parameter gradient is made of
+        weighted_x_hat = (torch.mv(rows.t(), grad_scores).view(-1, channels) - mean * grad_sum) * invstd
+        w = _nhwc_order(fc_weight, h).view(-1, channels)  # [H*W, C]
+        grad_weight = (w * weighted_x_hat).sum(0)  # batch norm's gamma
+        w_sum = w.sum(0)
+        scale_c = weight * invstd  # batch norm's per-channel factor gamma / sigma
+        v = -scale_c * invstd * grad_weight / n
+        k = -scale_c * grad_sum * w_sum / n - v * mean
+        spatial = height * width
+        grad = torch.addcmul(k.repeat(spatial), grad_scores.unsqueeze(1), (w * scale_c).view(-1))  # k + s u
+        grad.addcmul_(rows, v.repeat(spatial))
+        torch.ops.aten.leaky_relu_backward.grad_input(grad, rows, ctx.slope, True, grad_input=grad)
+        grad.view(batch, spatial, channels).mul_(scale.view(batch, 1, channels))
+        grad_x = grad.view(batch, height, width, channels).permute(0, 3, 1, 2)  # [B, C, H, W], NHWC storage
+        needs = ctx.needs_input_grad
+        grad_bias = grad_sum * w_sum if needs[3] else None
+        grad_fc_weight = None
+        if needs[8]:  # sum_b s[b] * y[b, f], back in fc's NCHW feature order
+            grad_fc_weight = (weighted_x_hat * weight + bias * grad_sum).view(height, width, channels)
+            grad_fc_weight = grad_fc_weight.permute(2, 0, 1).reshape(1, -1)
+        grad_fc_bias = grad_sum.reshape(1) if needs[9] else None
+        grad_gamma = grad_weight if needs[2] else None
+        return grad_x, None, grad_gamma, grad_bias, None, None, None, None, grad_fc_weight, grad_fc_bias, None
+
+    @staticmethod
+    def _backward_by_autograd(ctx, grad_scores, grad_h):
+        """The general backward: autograd's own through batch norm and fc recomputed from the saved h (which
+        links to this node), for double backward and for callers that use the returned x."""
+        h, scale, weight, bias, _, _, fc_weight = ctx.saved_tensors
+        parameters = (weight, bias, fc_weight)
+        grads = [None, None, None, None]
+        if grad_scores is not None:
+            with torch.enable_grad():
+                leaves = [t if t.requires_grad else t.detach().requires_grad_() for t in (h, *parameters)]
+                fc_bias = torch.zeros(1, dtype=h.dtype, requires_grad=ctx.needs_input_grad[9])
+                y = F.batch_norm(leaves[0], None, None, leaves[1], leaves[2], True, 0.0, ctx.eps)
+                scores = y.permute(0, 2, 3, 1).reshape(h.shape[0], -1) @ _nhwc_order(leaves[3], h) + fc_bias
+                wanted = [*leaves, fc_bias] if fc_bias.requires_grad else leaves
+                grads = list(torch.autograd.grad(scores, wanted, grad_scores, create_graph=torch.is_grad_enabled()))
+        grad_total = grads[0] if grad_h is None else (grad_h if grads[0] is None else grads[0] + grad_h)
+        grad_x = None
+        if grad_total is not None:
+            grad_x = torch.ops.aten.leaky_relu_backward(grad_total, h, ctx.slope, True) * scale
+        needs = ctx.needs_input_grad
+        grad_fc_weight = grads[3] if needs[8] else None
+        grad_fc_bias = grads[4] if needs[9] and len(grads) > 4 else None
+        grad_gamma = grads[1] if needs[2] else None
+        grad_beta = grads[2] if needs[3] else None
+        return grad_x, None, grad_gamma, grad_beta, None, None, None, None, grad_fc_weight, grad_fc_bias, None
+
+
+def _nhwc_order(fc_weight: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A score layer's weight [1, C*H*W] (NCHW feature order) as [H*W*C], the order of like's NHWC storage."""
+    channels, height, width = like.shape[1:]
+    return fc_weight.view(channels, height, width).permute(1, 2, 0).reshape(-1)
+
+
 def _leaky_relu_grad(grad: torch.Tensor, y: torch.Tensor, slope: float, may_overwrite: bool = True) -> torch.Tensor:
     """LeakyReLU's input gradient from its output y (y > 0 exactly where its input is).
 
@@ -588,8 +686,13 @@ class SeedCritic(Critic):
         # [B, 64, 13, 13] instead of two passes and two new tensors (the same numbers for p = 0.5). On a CPU
         # with NHWC activations the first layer's mask scales its weights per image instead (`_first_layer`).
         x = self._first_layer(x)  # [B, 64, 13, 13]
-        x = self._dropout_leaky_relu(self.conv2(x))  # [B, 128, 6, 6]
-        x = self.bn(x)
+        x = self.conv2(x)  # [B, 128, 6, 6]
+        scale = self.dropout.scale(x)
+        if scale is not None and self._head_in_one_node(x):  # the rest of the critic: one autograd node
+            running_mean, running_var, _, momentum, eps = _batch_norm_state(self.bn)
+            inputs = scale, self.bn.weight, self.bn.bias, running_mean, running_var, momentum, eps, self.fc.weight
+            return _SeedCriticHead.apply(x, *inputs, self.fc.bias, 0.01)[0]
+        x = self.bn(self._dropout_leaky_relu(x, scale))
         if is_channels_last(x):
             return linear_on_nhwc(x, self.fc).squeeze(1)
         return self.fc(x.flatten(1)).squeeze(1)
@@ -611,13 +714,25 @@ class SeedCritic(Critic):
             x = _ConvInputGradByFold.apply(x, conv1.weight, conv1.bias, conv1.stride, conv1.padding)
         else:
             x = conv1(x)
-        return self._dropout_leaky_relu(x)
+        return self._dropout_leaky_relu(x, self.dropout.scale(x))
 
-    def _dropout_leaky_relu(self, x: torch.Tensor) -> torch.Tensor:
-        scale = self.dropout.scale(x)
+    def _dropout_leaky_relu(self, x: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
         if scale is None:
             return F.leaky_relu(x, inplace=True)
         return _ScaledLeakyReLU.apply(x, scale, 0.01)  # F.leaky_relu's default slope, as the seed uses
+
+    def _head_in_one_node(self, x: torch.Tensor) -> bool:
+        """Whether `_SeedCriticHead` computes the critic after conv2: training with batch statistics, in full
+        precision on a CPU with NHWC activations, with batch norm and a single score."""
+        bn = self.bn
+        return (
+            full_precision_on_cpu(x)
+            and is_channels_last(x)
+            and isinstance(bn, nn.BatchNorm2d)
+            and bn.affine
+            and bn.training
+            and self.fc.out_features == 1
+        )
 
 
 class RepairedGenerator(Generator):

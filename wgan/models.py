@@ -276,11 +276,16 @@ def linear_on_nhwc(x: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     the activations where they are: the same dot products in another order. That pays while the weight is
     the smaller of the two (a score layer); a wide layer is cheaper to feed the copied activations.
     """
-    batch, channels, height, width = x.shape
+    batch = x.shape[0]
     if layer.out_features > batch:
         return layer(x.flatten(1))
-    weight = layer.weight.view(-1, channels, height, width).permute(0, 2, 3, 1).reshape(layer.out_features, -1)
-    return F.linear(x.permute(0, 2, 3, 1).reshape(batch, -1), weight, layer.bias)
+    return F.linear(x.permute(0, 2, 3, 1).reshape(batch, -1), weight_in_nhwc_order(layer.weight, x), layer.bias)
+
+
+def weight_in_nhwc_order(weight: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A linear layer's weight [out, C*H*W] (NCHW feature order) as [out, H*W*C], the order of like's NHWC storage."""
+    channels, height, width = like.shape[1:]
+    return weight.view(-1, channels, height, width).permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
 
 
 class Generator(nn.Module):
@@ -567,13 +572,14 @@ class _SeedCriticHead(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, scale, weight, bias, running_mean, running_var, momentum, eps, fc_weight, fc_bias, slope):
-        batch, channels, height, width = x.shape
+        batch = x.shape[0]
         ctx.mark_dirty(x)
         h = F.leaky_relu(x.mul_(scale), slope, inplace=True)  # scale >= 0 commutes with LeakyReLU
         y, mean, invstd = torch.ops.aten.native_batch_norm(
             h, weight, bias, running_mean, running_var, True, momentum, eps
         )
-        scores = torch.addmv(fc_bias.expand(batch), y.permute(0, 2, 3, 1).reshape(batch, -1), _nhwc_order(fc_weight, h))
+        rows = y.permute(0, 2, 3, 1).reshape(batch, -1)  # [B, H*W*C], a view of the NHWC storage
+        scores = torch.addmv(fc_bias.expand(batch), rows, weight_in_nhwc_order(fc_weight, h)[0])
         ctx.save_for_backward(h, scale, weight, bias, mean, invstd, fc_weight)
         ctx.eps, ctx.slope = eps, slope
         ctx.set_materialize_grads(False)
@@ -590,11 +596,11 @@ class _SeedCriticHead(torch.autograd.Function):
         grad_sum = grad_scores.sum()
         # sum_b s[b] * x_hat[b, f], per feature [H*W, C]: what every parameter gradient is made of
         weighted_x_hat = (torch.mv(rows.t(), grad_scores).view(-1, channels) - mean * grad_sum) * invstd
-        w = _nhwc_order(fc_weight, h).view(-1, channels)  # [H*W, C]
-        grad_weight = (w * weighted_x_hat).sum(0)  # batch norm's gamma
+        w = weight_in_nhwc_order(fc_weight, h).view(-1, channels)  # [H*W, C]
+        grad_gamma = (w * weighted_x_hat).sum(0)  # batch norm's weight
         w_sum = w.sum(0)
         scale_c = weight * invstd  # batch norm's per-channel factor gamma / sigma
-        v = -scale_c * invstd * grad_weight / n
+        v = -scale_c * invstd * grad_gamma / n
         k = -scale_c * grad_sum * w_sum / n - v * mean
         spatial = height * width
         grad = torch.addcmul(k.repeat(spatial), grad_scores.unsqueeze(1), (w * scale_c).view(-1))  # k + s u
@@ -609,7 +615,7 @@ class _SeedCriticHead(torch.autograd.Function):
             grad_fc_weight = (weighted_x_hat * weight + bias * grad_sum).view(height, width, channels)
             grad_fc_weight = grad_fc_weight.permute(2, 0, 1).reshape(1, -1)
         grad_fc_bias = grad_sum.reshape(1) if needs[9] else None
-        grad_gamma = grad_weight if needs[2] else None
+        grad_gamma = grad_gamma if needs[2] else None
         return grad_x, None, grad_gamma, grad_bias, None, None, None, None, grad_fc_weight, grad_fc_bias, None
 
     @staticmethod
@@ -617,14 +623,13 @@ class _SeedCriticHead(torch.autograd.Function):
         """The general backward: autograd's own through batch norm and fc recomputed from the saved h (which
         links to this node), for double backward and for callers that use the returned x."""
         h, scale, weight, bias, _, _, fc_weight = ctx.saved_tensors
-        parameters = (weight, bias, fc_weight)
         grads = [None, None, None, None]
         if grad_scores is not None:
             with torch.enable_grad():
-                leaves = [t if t.requires_grad else t.detach().requires_grad_() for t in (h, *parameters)]
+                leaves = [t if t.requires_grad else t.detach().requires_grad_() for t in (h, weight, bias, fc_weight)]
                 fc_bias = torch.zeros(1, dtype=h.dtype, requires_grad=ctx.needs_input_grad[9])
                 y = F.batch_norm(leaves[0], None, None, leaves[1], leaves[2], True, 0.0, ctx.eps)
-                scores = y.permute(0, 2, 3, 1).reshape(h.shape[0], -1) @ _nhwc_order(leaves[3], h) + fc_bias
+                scores = y.permute(0, 2, 3, 1).reshape(h.shape[0], -1) @ weight_in_nhwc_order(leaves[3], h)[0] + fc_bias
                 wanted = [*leaves, fc_bias] if fc_bias.requires_grad else leaves
                 grads = list(torch.autograd.grad(scores, wanted, grad_scores, create_graph=torch.is_grad_enabled()))
         grad_total = grads[0] if grad_h is None else (grad_h if grads[0] is None else grads[0] + grad_h)
@@ -633,16 +638,10 @@ class _SeedCriticHead(torch.autograd.Function):
             grad_x = torch.ops.aten.leaky_relu_backward(grad_total, h, ctx.slope, True) * scale
         needs = ctx.needs_input_grad
         grad_fc_weight = grads[3] if needs[8] else None
-        grad_fc_bias = grads[4] if needs[9] and len(grads) > 4 else None
+        grad_fc_bias = grads[4] if len(grads) > 4 else None  # asked for exactly when needs[9]
         grad_gamma = grads[1] if needs[2] else None
         grad_beta = grads[2] if needs[3] else None
         return grad_x, None, grad_gamma, grad_beta, None, None, None, None, grad_fc_weight, grad_fc_bias, None
-
-
-def _nhwc_order(fc_weight: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A score layer's weight [1, C*H*W] (NCHW feature order) as [H*W*C], the order of like's NHWC storage."""
-    channels, height, width = like.shape[1:]
-    return fc_weight.view(channels, height, width).permute(1, 2, 0).reshape(-1)
 
 
 def _leaky_relu_grad(grad: torch.Tensor, y: torch.Tensor, slope: float, may_overwrite: bool = True) -> torch.Tensor:

@@ -22,6 +22,7 @@ from wgan import objectives
 from wgan.config import TrainConfig
 from wgan.data import DeviceDataset, ImageData
 from wgan.device import configure_cpu_threads
+from wgan.kernels import use_cpu_fast_paths
 from wgan.models import Critic, Generator, build_critic, build_generator
 from wgan.sampling import eval_mode
 
@@ -160,7 +161,10 @@ def build_models(config: TrainConfig, device: torch.device) -> tuple[Generator, 
         generator = build_generator(config.arch, config.z_dim)
         critic = build_critic(config.arch, config.critic_batch_norm, config.critic_dropout, config.critic_hidden)
     memory_format = _memory_format(config)
-    return generator.to(device, memory_format=memory_format), critic.to(device, memory_format=memory_format)
+    generator, critic = (model.to(device, memory_format=memory_format) for model in (generator, critic))
+    if device.type == "cpu":  # the same functions by hand-written CPU routes; a GPU runs wgan.models as written
+        generator, critic = use_cpu_fast_paths(generator), use_cpu_fast_paths(critic)
+    return generator, critic
 
 
 def _memory_format(config: TrainConfig) -> torch.memory_format:

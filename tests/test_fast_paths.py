@@ -1,7 +1,9 @@
-"""The CPU fast paths compute what the plain path computes: each is checked against a literal reference."""
+"""The CPU routes of wgan.kernels compute what the readable models of wgan.models compute: each is checked
+against them (float64 where the check should be exact), and the random stream they draw from with them."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -12,59 +14,19 @@ from torch import nn
 from wgan import objectives
 from wgan.config import preset
 from wgan.data import load_images
-from wgan.models import (
-    ChannelDropout,
-    SeedCritic,
-    SeedGenerator,
-    _SeedCriticHead,
-    _SingleChannelConvDropoutLeakyReLU,
-    conv_transpose_as_conv,
-    conv_transpose_bias_apart,
-    conv_transpose_by_fold,
-    is_channels_last,
-    linear_on_nhwc,
-)
-from wgan.train import init_state, train_chunk
+from wgan.kernels import FAST_CLASSES, FastSeedCritic, FastSeedGenerator, use_cpu_fast_paths
+from wgan.kernels.ops import conv_transpose_by_fold, is_channels_last, linear_on_nhwc
+from wgan.kernels.seed_critic import SeedCriticHead, SingleChannelConvDropoutLeakyReLU
+from wgan.kernels.seed_generator import conv_transpose_as_conv, conv_transpose_bias_apart
+from wgan.models import ChannelDropout, RepairedCritic, RepairedGenerator, SeedCritic, SeedGenerator
+from wgan.train import build_models, init_state, train_chunk
 
 SMALL = {"batch_size": 16, "holdout_size": 32}
 
 
-class LiteralSeedGenerator(nn.Module):
-    """shared/reference/seed_wgan.py's generator, transcribed literally (the reference for ours)."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear1 = nn.Linear(100, 256 * 7 * 7)
-        self.bn1 = nn.BatchNorm1d(256 * 7 * 7)
-        self.deconv1 = nn.ConvTranspose2d(256, 128, kernel_size=(3, 3), stride=1, padding=1)
-        self.bn2 = nn.BatchNorm2d(128)
-        self.deconv2 = nn.ConvTranspose2d(128, 64, kernel_size=(4, 4), stride=2, padding=1)
-        self.bn3 = nn.BatchNorm2d(64)
-        self.deconv3 = nn.ConvTranspose2d(64, 1, kernel_size=(4, 4), stride=2, padding=1)
-
-    def forward(self, x):
-        x = self.bn1(F.relu(self.linear1(x)))
-        x = x.view(-1, 256, 7, 7)
-        x = self.bn2(F.relu(self.deconv1(x)))
-        x = self.bn3(F.relu(self.deconv2(x)))
-        return torch.tanh(self.deconv3(x))
-
-
-class LiteralSeedCritic(nn.Module):
-    """The seed's discriminator with its dropout made a module (so eval() can switch it off for the test)."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2)
-        self.conv2 = nn.Conv2d(64, 128, kernel_size=3, stride=2)
-        self.bn = nn.BatchNorm2d(128)
-        self.fc = nn.Linear(128 * 6 * 6, 1)
-
-    def forward(self, x):
-        x = F.leaky_relu(self.conv1(x))
-        x = F.leaky_relu(self.conv2(x))
-        x = self.bn(x)
-        return self.fc(x.view(-1, 128 * 6 * 6))
+def with_cpu_routes(model: nn.Module) -> nn.Module:
+    """A copy of `model` (same parameters, buffers and settings) that runs wgan.kernels' forward."""
+    return use_cpu_fast_paths(copy.deepcopy(model))
 
 
 @pytest.fixture(scope="module")
@@ -73,20 +35,20 @@ def digits(mnist_root):
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_seed_models_compute_the_seeds_functions(layout):
-    """Forward, input gradient and weight gradients equal the literal seed models'. In float64, so the
-    check is exact: in float32 batch norm at batch 32 amplifies rounding to ~1e-3 of some gradients."""
+def test_seed_models_cpu_routes_compute_the_readable_models(layout):
+    """Forward, input gradient, weight gradients and running statistics equal the readable models'. In
+    float64, so the check is exact: in float32 batch norm at batch 32 amplifies rounding to ~1e-3 of some
+    gradients."""
     torch.manual_seed(0)
-    reference_g, reference_c = LiteralSeedGenerator().double(), LiteralSeedCritic().double()
-    ours_g, ours_c = SeedGenerator(), SeedCritic(dropout=0.0)
-    ours_g.load_state_dict(reference_g.state_dict())  # same names, same shapes: checkpoints stay compatible
-    ours_c.load_state_dict(reference_c.state_dict())
-    ours_g, ours_c = ours_g.double().to(memory_format=layout), ours_c.double().to(memory_format=layout)
+    reference_g = SeedGenerator().double().to(memory_format=layout)
+    reference_c = SeedCritic(dropout=0.0).double().to(memory_format=layout)
+    ours_g, ours_c = with_cpu_routes(reference_g), with_cpu_routes(reference_c)
+    assert type(ours_g) is FastSeedGenerator and type(ours_c) is FastSeedCritic
     z = torch.randn(32, 100, dtype=torch.float64)
     z_ours, z_ref = z.clone().requires_grad_(), z.clone().requires_grad_()
     images, expected = ours_g(z_ours), reference_g(z_ref)  # train mode: batch statistics, as in a step
     assert torch.allclose(images, expected, atol=1e-12)
-    scores, expected_scores = ours_c(images), reference_c(expected).squeeze(1)
+    scores, expected_scores = ours_c(images), reference_c(expected)
     assert torch.allclose(scores, expected_scores, atol=1e-12)
     weights = torch.randn(32, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     (scores * weights).sum().backward()
@@ -96,18 +58,18 @@ def test_seed_models_compute_the_seeds_functions(layout):
         assert torch.allclose(ours.grad, theirs.grad, atol=1e-10), name
     for (name, ours), theirs in zip(ours_c.named_parameters(), reference_c.parameters(), strict=True):
         assert torch.allclose(ours.grad, theirs.grad, atol=1e-10), name
-    for norm in ("bn1", "bn2", "bn3"):  # bn1 runs in NHWC feature order under channels_last: stats land back in place
-        ours_norm, reference_norm = getattr(ours_g, norm), getattr(reference_g, norm)
-        assert torch.allclose(ours_norm.running_mean, reference_norm.running_mean, atol=1e-12), norm
-        assert torch.allclose(ours_norm.running_var, reference_norm.running_var, atol=1e-12), norm
+    # bn1 runs in NHWC feature order under channels_last: its statistics must land back in place
+    for ours_norm, reference_norm in ((ours_g.bn1, reference_g.bn1), (ours_g.bn2, reference_g.bn2),
+                                      (ours_g.bn3, reference_g.bn3), (ours_c.bn, reference_c.bn)):  # fmt: skip
+        assert torch.allclose(ours_norm.running_mean, reference_norm.running_mean, atol=1e-12)
+        assert torch.allclose(ours_norm.running_var, reference_norm.running_var, atol=1e-12)
         assert ours_norm.num_batches_tracked == reference_norm.num_batches_tracked == 1
 
 
 def test_seed_generator_in_float32_channels_last():
     torch.manual_seed(0)
-    reference, ours = LiteralSeedGenerator(), SeedGenerator()
-    ours.load_state_dict(reference.state_dict())
-    ours = ours.to(memory_format=torch.channels_last)
+    reference = SeedGenerator().to(memory_format=torch.channels_last)
+    ours = with_cpu_routes(reference)
     z = torch.randn(32, 100)
     assert torch.allclose(ours(z), reference(z), atol=1e-4)  # batch statistics: rounding, magnified
     ours.eval(), reference.eval()
@@ -115,8 +77,8 @@ def test_seed_generator_in_float32_channels_last():
 
 
 def test_the_nhwc_first_block_trains_after_an_evaluation_in_inference_mode(monkeypatch):
-    monkeypatch.setattr("wgan.models._FEATURE_ORDERS", {})  # as in a fresh process: nothing cached yet
-    generator = SeedGenerator().to(memory_format=torch.channels_last)
+    monkeypatch.setattr("wgan.kernels.seed_generator._FEATURE_ORDERS", {})  # a fresh process: nothing cached yet
+    generator = use_cpu_fast_paths(SeedGenerator().to(memory_format=torch.channels_last))
     with torch.inference_mode():  # e.g. FID-MNIST at iteration 0, before the first step
         generator.eval()(torch.randn(4, 100))
     generator.train()(torch.randn(4, 100)).sum().backward()
@@ -185,7 +147,7 @@ def test_first_layer_with_its_mask_inside_is_the_layer_and_twice_differentiable(
     scale = scale.view(3, 4, 1, 1)  # each image keeps its own planes
 
     def ours(x, weight, bias):
-        return _SingleChannelConvDropoutLeakyReLU.apply(x, weight, bias, scale, (2, 2), 0.01)
+        return SingleChannelConvDropoutLeakyReLU.apply(x, weight, bias, scale, (2, 2), 0.01)
 
     expected = F.leaky_relu(F.conv2d(x, weight, bias, stride=2) * scale, 0.01)
     assert is_channels_last(ours(x, weight, bias))
@@ -211,7 +173,7 @@ def test_critic_head_in_one_node_is_the_layers_and_twice_differentiable():
 
     def ours(x, gamma, beta, fc_weight, fc_bias, running=(None, None)):
         inputs = scale, gamma, beta, *running, 0.1, bn.eps, fc_weight, fc_bias, 0.01
-        return _SeedCriticHead.apply(x.clone(), *inputs)
+        return SeedCriticHead.apply(x.clone(), *inputs)
 
     def literal(x, gamma, beta, fc_weight, fc_bias, running=(None, None)):
         h = F.leaky_relu(x * scale, 0.01)
@@ -238,57 +200,51 @@ def test_critic_head_in_one_node_is_the_layers_and_twice_differentiable():
     assert torch.autograd.gradcheck(ours, leaves)  # both outputs: the returned x's gradient too
     assert torch.autograd.gradgradcheck(lambda *args: ours(*args)[0], leaves)
 
-    critic = SeedCritic().to(memory_format=torch.channels_last)  # the route the seed preset trains on in fp32
+    critic = use_cpu_fast_paths(SeedCritic().to(memory_format=torch.channels_last))  # the seed preset in fp32
     images = torch.rand(4, 1, 28, 28).contiguous(memory_format=torch.channels_last)
-    assert type(critic(images).grad_fn).__name__ == "_SeedCriticHeadBackward"
+    assert type(critic(images).grad_fn).__name__ == "SeedCriticHeadBackward"
 
 
 def test_seed_critic_under_bf16_autocast_draws_the_same_masks_and_tracks_fp32():
     """Under bf16 autocast the first layer takes the same per-image route in bf16: the same masks from the
-    same stream, scores and weight gradients within bf16's rounding of the fp32 ones."""
+    same stream as the readable critic under autocast, scores and weight gradients within bf16's rounding
+    of the fp32 ones."""
     torch.manual_seed(2)
-    critic = SeedCritic().to(memory_format=torch.channels_last)  # the seed's dropout, p = 0.5
+    readable = SeedCritic().to(memory_format=torch.channels_last)  # the seed's dropout, p = 0.5
+    critic = with_cpu_routes(readable)
     images = (torch.rand(64, 1, 28, 28) * 2 - 1).contiguous(memory_format=torch.channels_last)
-    results = []
-    for autocast in (False, True):
-        critic.zero_grad()
+    results, streams = [], []
+    for module, autocast in ((critic, False), (critic, True), (readable, True)):
+        module.zero_grad()
         x = images.clone().requires_grad_()  # as the generator's step needs: the gradient reaches the images
         torch.manual_seed(9)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            scores = critic(x)
+            scores = module(x)
         scores.float().sum().backward()
-        results.append((scores.float().detach(), critic.conv1.weight.grad.clone(), x.grad))
-    (scores, grad, x_grad), (scores_bf16, grad_bf16, x_grad_bf16) = results
+        results.append((scores.float().detach(), module.conv1.weight.grad.clone(), x.grad))
+        streams.append(torch.get_rng_state())
+    (scores, grad, x_grad), (scores_bf16, grad_bf16, x_grad_bf16), (readable_bf16, *_) = results
     assert (scores_bf16 - scores).norm() < 0.02 * scores.norm()  # 0.6% here
     # 6% here, as with conv1's own bf16 kernel: batch statistics magnify the rounding of the gradients
     assert (grad_bf16 - grad).norm() < 0.1 * grad.norm()
     assert (x_grad_bf16 - x_grad).norm() < 0.1 * x_grad.norm()
+    assert (scores_bf16 - readable_bf16).norm() < 0.02 * scores.norm()  # other masks would differ by ~100%
+    assert torch.equal(streams[1], streams[2]) and torch.equal(streams[0], streams[1])  # as many draws
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_seed_critic_dropout_runs_in_place_and_computes_the_seeds_function(layout):
-    """Our critic scales by the dropout mask before LeakyReLU, in place, with a backward of its own; the
-    seed applies dropout after it. Same masks, float64: the same scores, gradients and penalty gradients."""
+def test_seed_critic_dropout_runs_in_place_and_computes_the_readable_function(layout):
+    """The CPU routes scale by the dropout mask before LeakyReLU, in place, with a backward of their own
+    (the head after conv2 as one node under channels_last); the readable critic applies dropout after it,
+    as the seed does. Same seed: the same masks, drawn as often, and in float64 the same scores, gradients
+    and penalty gradients."""
     torch.manual_seed(0)
-    reference = LiteralSeedCritic().double()
-    ours = SeedCritic(dropout=0.3)  # 1/(1-p) is not a power of two: the order of the products differs
-    ours.load_state_dict(reference.state_dict())
-    ours = ours.double().to(memory_format=layout)
-
-    def seed_order(x):  # the seed's order, with ChannelDropout's masks drawn from the same stream
-        def dropout(h):
-            keep = torch.rand(h.shape[0], h.shape[1], 1, 1) >= 0.3
-            return h * (keep.to(h.dtype) * (1.0 / 0.7))
-
-        h = dropout(F.leaky_relu(reference.conv1(x)))
-        h = dropout(F.leaky_relu(reference.conv2(h)))
-        return reference.fc(reference.bn(h).flatten(1)).squeeze(1)
-
+    reference = SeedCritic(dropout=0.3).double().to(memory_format=layout)  # 1/(1-p) not a power of two
+    ours = with_cpu_routes(reference)
     images = torch.rand(16, 1, 28, 28, dtype=torch.float64) * 2 - 1
     results = []
-    for critic in (ours, seed_order):
-        for module in (ours, reference):
-            module.zero_grad()
+    for critic in (ours, reference):
+        critic.zero_grad()
         x = images.clone().contiguous(memory_format=layout).requires_grad_()
         torch.manual_seed(5)
         scores = critic(x)
@@ -297,15 +253,22 @@ def test_seed_critic_dropout_runs_in_place_and_computes_the_seeds_function(layou
         eps_stream = torch.Generator().manual_seed(1)
         penalty = objectives.gradient_penalty(critic, images, images.flip(0), generator=eps_stream)
         penalty.backward()
-        module = ours if critic is ours else reference
-        results.append((scores.detach(), x.grad, penalty.detach(), [p.grad for p in module.parameters()]))
-    (scores, x_grad, penalty, grads), (expected, expected_x_grad, expected_penalty, expected_grads) = results
-    assert (scores != 0).all() and (scores == expected).sum() < 16  # masks drawn, in another order
-    assert torch.allclose(scores, expected, atol=1e-12)
+        stream = torch.get_rng_state()
+        running = (critic.bn.running_mean.clone(), critic.bn.running_var.clone())
+        results.append(
+            (scores.detach(), x.grad, penalty.detach(), [p.grad for p in critic.parameters()], stream, running)
+        )
+    (scores, x_grad, penalty, grads, stream, running), expected = results
+    expected_scores, expected_x_grad, expected_penalty, expected_grads, expected_stream, expected_running = expected
+    assert (scores != 0).all() and (scores == expected_scores).sum() < 16  # the products in another order
+    assert torch.allclose(scores, expected_scores, atol=1e-12)
     assert torch.allclose(x_grad, expected_x_grad, atol=1e-12)
     assert torch.allclose(penalty, expected_penalty, atol=1e-12)
     for ours_grad, reference_grad in zip(grads, expected_grads, strict=True):
         assert torch.allclose(ours_grad, reference_grad, atol=1e-10)
+    assert torch.equal(stream, expected_stream)  # as many draws from the global stream
+    for ours_stat, reference_stat in zip(running, expected_running, strict=True):
+        assert torch.allclose(ours_stat, reference_stat, atol=1e-12)
 
 
 def test_channel_dropout_drops_whole_planes_like_dropout2d():
@@ -363,3 +326,96 @@ def test_bf16_is_a_different_numeric_path_that_tracks_fp32(digits):
     assert all(math.isfinite(v) for v in runs["bf16"])
     assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.05, abs=0.05)
     assert runs["bf16"] != runs["fp32"]  # it is a different path: if this ever holds, the card is wrong
+
+
+@pytest.mark.parametrize("hidden", [0, 16])
+def test_repaired_cpu_routes_compute_the_readable_models(hidden):
+    """NHWC kept NHWC (before the generator's upsampling, into the critic's linear layer): the same
+    functions and gradients, float64."""
+    torch.manual_seed(10)
+    layout = torch.channels_last
+    reference_g = RepairedGenerator(width=8).double().to(memory_format=layout)
+    reference_c = RepairedCritic(width=4, hidden=hidden).double().to(memory_format=layout)
+    ours_g, ours_c = with_cpu_routes(reference_g), with_cpu_routes(reference_c)
+    z = torch.randn(8, 100, dtype=torch.float64)
+    results, upsampled_nhwc = [], []
+    for generator, critic in ((ours_g, ours_c), (reference_g, reference_c)):
+        generator.conv1.register_forward_pre_hook(lambda _, inputs: upsampled_nhwc.append(is_channels_last(inputs[0])))
+        images = generator(z)
+        scores = critic(images)
+        (scores * torch.linspace(-1, 1, 8, dtype=torch.float64)).sum().backward()
+        results.append(
+            (images.detach(), scores.detach(), *(p.grad for p in (*generator.parameters(), *critic.parameters())))
+        )
+    assert upsampled_nhwc == [True, False]  # the route ran: NHWC before the upsampling, not after it
+    for ours, expected in zip(*results, strict=True):
+        assert torch.allclose(ours, expected, atol=1e-12)
+
+
+def test_use_cpu_fast_paths_changes_the_forward_only():
+    """The same object, the same state_dict (so checkpoints load unchanged), a subclass of its class; the
+    call is explicit, once per model, and refuses models off the CPU."""
+    models = [SeedGenerator(), SeedCritic(), SeedCritic(padding=1), RepairedGenerator(), RepairedCritic(hidden=16)]
+    for model in models:
+        state = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+        readable_class = type(model)
+        assert use_cpu_fast_paths(model) is model
+        assert type(model) is FAST_CLASSES[readable_class] and isinstance(model, readable_class)
+        assert list(model.state_dict()) == list(state)
+        assert all(torch.equal(model.state_dict()[name], tensor) for name, tensor in state.items())
+        assert use_cpu_fast_paths(model) is model and type(model) is FAST_CLASSES[readable_class]  # twice: no-op
+        assert type(copy.deepcopy(model)) is type(model)  # the generator's moving average is a deep copy
+    other = nn.Linear(2, 1)
+    assert use_cpu_fast_paths(other) is other and type(other) is nn.Linear
+    with pytest.raises(ValueError, match="meta"):
+        use_cpu_fast_paths(SeedGenerator().to("meta"))
+    for arch in ("seed", "repaired"):  # training on a CPU builds them with the routes; a GPU would not
+        generator, critic = build_models(preset("seed", arch=arch), torch.device("cpu"))
+        assert type(generator) in FAST_CLASSES.values() and type(critic) in FAST_CLASSES.values()
+
+
+def _custom_functions(output: torch.Tensor) -> set[str]:
+    """Names of the torch.autograd.Function nodes in output's graph."""
+    seen, found, stack = set(), set(), [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, torch.autograd.function.BackwardCFunction):
+            found.add(type(node).__name__)
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return found
+
+
+def test_the_readable_models_use_torchs_own_operations_only():
+    """wgan.models is the reference: no hand-written autograd node anywhere in its graphs, training or not;
+    the same models with the CPU routes do use them (so the check can see one)."""
+    layout = torch.channels_last
+    z = torch.randn(8, 100)
+    for generator, critic in ((SeedGenerator(), SeedCritic()), (RepairedGenerator(), RepairedCritic(hidden=16))):
+        generator, critic = generator.to(memory_format=layout), critic.to(memory_format=layout)
+        for training in (True, False):
+            generator.train(training), critic.train(training)
+            assert _custom_functions(critic(generator(z))) == set()
+    fast_g, fast_c = (use_cpu_fast_paths(m.to(memory_format=layout).train()) for m in (SeedGenerator(), SeedCritic()))
+    assert {"PermutedLinearBackward", "SeedCriticHeadBackward"} <= _custom_functions(fast_c(fast_g(z)))
+
+
+def test_a_training_run_is_the_same_whichever_forward_runs(digits, monkeypatch):
+    """A few real seed-preset steps (dropout, clipping, RMSprop) with the CPU routes and with the readable
+    models: the same draws from every stream, the same metrics to float rounding."""
+    runs = {}
+    for name in ("cpu routes", "readable"):
+        if name == "readable":
+            monkeypatch.setattr("wgan.train.use_cpu_fast_paths", lambda model: model)
+        state = init_state(preset("seed", **SMALL), digits, "cpu")
+        assert (type(state.critic) is FastSeedCritic) == (name == "cpu routes")
+        train_chunk(state, 4)
+        runs[name] = state, torch.get_rng_state(), state.noise_rng.get_state(), state.data_rng.get_state()
+    (fast, *fast_streams), (readable, *readable_streams) = runs["cpu routes"], runs["readable"]
+    assert all(torch.equal(a, b) for a, b in zip(fast_streams, readable_streams, strict=True))
+    for name in ("w_estimate", "critic_real", "critic_fake", "generator_loss"):
+        first, second = fast.history.columns[name], readable.history.columns[name]
+        assert first[0] == pytest.approx(second[0], rel=1e-4, abs=1e-6), name  # the same weights, batch and masks
+        assert first == pytest.approx(second, abs=1e-3), name  # RMSprop's sign-like first steps: see above

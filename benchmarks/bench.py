@@ -12,6 +12,10 @@ same thread count (OMP_NUM_THREADS and MKL_NUM_THREADS) and the same data. The s
 median and range over the rounds and the speedups of the medians. The last line is always
 `speedup=<ours with the defaults / seed>`.
 
+On a CPU without native bf16 (no AMX, no AVX512-BF16) autocast emulates bf16, and a round in it takes
+minutes that say nothing about the code: there ours runs in fp32 only, with fewer iterations per epoch
+(`plan_race`), so the defaults finish in under five minutes on a slow 2-core host, and one line says so.
+
 `--presets` adds the generator iterations per second of other presets (ours only: the seed has none;
 steady state, critic warm-up off),
 `--profile-steps` a profile of where our default step spends its time. Needs MNIST's train split in the
@@ -33,6 +37,47 @@ OURS = Path(__file__).with_name("train_rate.py")
 RATE = re.compile(r"^images_per_s=([0-9.]+)$", re.MULTILINE)
 ITERATIONS = re.compile(r"^iterations_per_s=([0-9.]+)$", re.MULTILINE)
 PROFILE = re.compile(r"^profile_(\w+)_ms=([0-9.]+)$", re.MULTILINE)
+
+
+DEFAULT_ROUNDS = 3
+CPU_STEPS = 30  # iterations per timed epoch on a CPU with native bf16 (three sides a round)
+# Without native bf16: two sides a round, on hosts that are slower in fp32 too. At this count the defaults
+# take about four minutes on a 2-core host twice as slow as an Intel Xeon with AMX (docs/performance.md).
+CPU_STEPS_FP32_ONLY = 12
+NO_NATIVE_BF16 = (
+    "bf16 not timed: this CPU has no native bf16 (no AMX or AVX512-BF16), so autocast would emulate it, "
+    "minutes a round that say nothing about the code; ours runs in fp32 only"
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a race times: our precisions (the default first), iterations per timed epoch, and why bf16 is
+    left out (empty when it is not)."""
+
+    precisions: tuple[str, ...]
+    max_steps: int
+    note: str = ""
+
+
+def plan_race(device: str, default_precision: str, native_bf16: bool, max_steps: int | None = None) -> Plan:
+    """The race for a device whose CPU has native bf16 matrix instructions or not (`native_bf16`, which only
+    matters when device is "cpu"): both precisions where bf16 is native or on a GPU, only the default where
+    it would be emulated. max_steps None: whole epochs on a GPU, CPU_STEPS or CPU_STEPS_FP32_ONLY on a CPU."""
+    other = "fp32" if default_precision == "bf16" else "bf16"
+    fp32_only = device == "cpu" and not native_bf16
+    if max_steps is None:
+        max_steps = 0 if device != "cpu" else CPU_STEPS_FP32_ONLY if fp32_only else CPU_STEPS
+    if fp32_only:
+        return Plan((default_precision,), max_steps, NO_NATIVE_BF16)
+    return Plan((default_precision, other), max_steps)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this machine's CPU has AMX or AVX512-BF16 (`wgan.device.cpu_has_fast_bf16`)."""
+    from wgan.device import cpu_has_fast_bf16
+
+    return cpu_has_fast_bf16()
 
 
 class BenchError(RuntimeError):
@@ -82,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", default="../shared/reference/seed_wgan.py", help="the seed's training script")
     parser.add_argument("--ours", default=str(OURS), help="our side (same command line as the baseline)")
     parser.add_argument("--data-root", default="data", help="must hold MNIST/raw with the train split")
-    parser.add_argument("--rounds", type=int, default=3, help="seed, ours, ours-other-precision: this many times")
-    parser.add_argument("--max-steps", type=int, default=None, help="iterations per epoch (default: 30 on CPU)")
+    parser.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="seed, ours, ours-other-precision: so often")
+    steps = f"iterations per epoch (default: {CPU_STEPS} on a CPU, {CPU_STEPS_FP32_ONLY} without native bf16)"
+    parser.add_argument("--max-steps", type=int, default=None, help=steps)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="change our side only, e.g. --set layout=contiguous")  # fmt: skip
     parser.add_argument("--presets", default="", help="also time these presets (ours), e.g. paper,gp")
@@ -103,7 +149,6 @@ def race(args: argparse.Namespace) -> int:
             raise BenchError(f"{script}: script not found")
     if args.rounds < 1:
         raise BenchError("--rounds must be at least 1")
-    max_steps = args.max_steps if args.max_steps is not None else (30 if args.device == "cpu" else 0)
     threads = threads_for(args.device)
     repo = str(Path(__file__).resolve().parents[1])
     env = {
@@ -112,17 +157,22 @@ def race(args: argparse.Namespace) -> int:
         "MKL_NUM_THREADS": str(threads),
         "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])),
     }
+    default_precision = our_default_precision(args.device, args.overrides)
+    native_bf16 = args.device != "cpu" or cpu_has_native_bf16()
+    plan = plan_race(args.device, default_precision, native_bf16, args.max_steps)
+    max_steps = plan.max_steps
     common = ["--data", args.data_root, "--epochs", "2", "--device", args.device, "--max-steps", str(max_steps)]
     sets = [item for override in args.overrides for item in ("--set", override)]
-    default_precision = our_default_precision(args.device, args.overrides)
-    other_precision = "fp32" if default_precision == "bf16" else "bf16"
     seed = Side("seed loop", baseline)
     default = Side(f"ours ({default_precision}, the default here)", ours, sets)
-    other = Side(f"ours ({other_precision})", ours, [*sets, "--set", f"precision={other_precision}"])
-    print(f"{args.rounds} rounds of: seed, ours, ours {other_precision}; {threads} threads each; {max_steps} "
+    others = [Side(f"ours ({p})", ours, [*sets, "--set", f"precision={p}"]) for p in plan.precisions[1:]]
+    if plan.note:
+        print(plan.note, flush=True)
+    contestants = ", ".join(["seed", "ours", *(f"ours {p}" for p in plan.precisions[1:])])
+    print(f"{args.rounds} rounds of: {contestants}; {threads} threads each; {max_steps} "
           f"iterations per timed epoch; data {args.data_root}", flush=True)  # fmt: skip
     for round_index in range(args.rounds):
-        for side in (seed, default, other):
+        for side in (seed, default, *others):
             run_side(side, common, env)
             print(f"round {round_index + 1}: {side.label}: {side.rates[-1]:,.1f} images/s", flush=True)
 
@@ -144,11 +194,12 @@ def race(args: argparse.Namespace) -> int:
 
     seed_median = statistics.median(seed.rates)
     print("summary (medians over the rounds):")
-    for side in (seed, default, other):
+    for side in (seed, default, *others):
         print(f"  {side.summary()}; {statistics.median(side.rates) / seed_median:.2f}x the seed")
     print(f"seed_images_per_s={seed_median:.1f}")
     print(f"ours_images_per_s={statistics.median(default.rates):.1f}")
-    print(f"ours_{other_precision}_images_per_s={statistics.median(other.rates):.1f}")
+    for precision, side in zip(plan.precisions[1:], others, strict=True):
+        print(f"ours_{precision}_images_per_s={statistics.median(side.rates):.1f}")
     print(f"speedup={statistics.median(default.rates) / seed_median:.3f}")
     return 0
 

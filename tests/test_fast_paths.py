@@ -18,6 +18,7 @@ from wgan.kernels import FAST_CLASSES, FastSeedCritic, FastSeedGenerator, use_cp
 from wgan.kernels.ops import conv_transpose_by_fold, is_channels_last, linear_on_nhwc
 from wgan.kernels.seed_critic import SeedCriticHead, SingleChannelConvDropoutLeakyReLU
 from wgan.kernels.seed_generator import conv_transpose_as_conv, conv_transpose_bias_apart
+from wgan.latent import frozen_generator, principal_directions, sample_z
 from wgan.models import ChannelDropout, RepairedCritic, RepairedGenerator, SeedCritic, SeedGenerator
 from wgan.train import build_models, init_state, train_chunk
 
@@ -419,3 +420,30 @@ def test_a_training_run_is_the_same_whichever_forward_runs(digits, monkeypatch):
         first, second = fast.history.columns[name], readable.history.columns[name]
         assert first[0] == pytest.approx(second[0], rel=1e-4, abs=1e-6), name  # the same weights, batch and masks
         assert first == pytest.approx(second, abs=1e-3), name  # RMSprop's sign-like first steps: see above
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_the_generators_routes_keep_jacobians_working(layout):
+    """wgan.latent.principal_directions (double backward) through the seed generator's routes gives the
+    readable generator's directions; and, in the layout it is used in, torch.func.jacfwd and vmap (the fold
+    route's jvp and generated vmap rule) give its Jacobian and images."""
+    torch.manual_seed(0)
+    readable = SeedGenerator().to(memory_format=layout)
+    with torch.no_grad():
+        readable(torch.randn(64, 100))  # running statistics that are not the identity
+    readable = frozen_generator(readable)
+    ours = with_cpu_routes(readable)
+    z = sample_z(3, 2, 100)
+    (directions, speeds), (expected_directions, expected_speeds) = (
+        principal_directions(m, z, 4) for m in (ours, readable)
+    )
+    assert torch.allclose(speeds, expected_speeds, rtol=1e-4)
+    assert ((directions * expected_directions).sum(1) > 1 - 1e-4).all()
+    if layout == torch.contiguous_format:
+        jacobians = [
+            torch.func.jacfwd(lambda v, m=m: m(v[None]).flatten())(z.double())
+            for m in (ours.double(), readable.double())
+        ]
+        assert torch.allclose(*jacobians, atol=1e-10)
+        batch = torch.randn(3, 100, dtype=torch.float64)
+        assert torch.allclose(torch.func.vmap(lambda v: ours(v[None])[0])(batch), readable(batch), atol=1e-12)

@@ -149,6 +149,8 @@ def test_the_cli_loop_trains_on_command_for_the_page_benchmark(mnist_root, monke
     assert len(lines) == 2
     turns = [dict(pair.split("=") for pair in line.split()) for line in lines]
     assert all(float(turn["iterations_per_s"]) > 0 for turn in turns)
-    # clip preset: n_critic 1, so 8 real images per generator iteration
-    assert all(abs(float(turn["images_per_s"]) / float(turn["iterations_per_s"]) - 8) < 0.1 for turn in turns)
+    # clip preset: n_critic 1, so 8 real images per generator iteration; up to the printed rounding (0.05 of
+    # images_per_s, 8 x 0.0005 of iterations_per_s), which a busy machine's rates of ~0.3 iterations/s make
+    # larger than a tenth of the ratio
+    assert all(abs(float(turn["images_per_s"]) - 8 * float(turn["iterations_per_s"])) <= 0.0541 for turn in turns)
     assert 0 < int(turns[0]["iteration"]) < int(turns[1]["iteration"])

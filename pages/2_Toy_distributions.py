@@ -18,7 +18,7 @@ import streamlit as st
 import ui.toy
 from ui.navigation import leave_pages_folder_mode
 from wgan import toy
-from wgan.objectives import LOG2, OBJECTIVE_LABELS
+from wgan.objectives import LOG2, METHOD_LABELS
 
 leave_pages_folder_mode()  # a shared deep link opened first on a fresh server
 st.set_page_config(page_title="Toy distributions - WGAN", page_icon="📐", layout="wide")
@@ -199,7 +199,7 @@ def live_panel() -> None:
     spec = snap["modes"]
     n_modes = len(spec["centres"])
     rows = {
-        "method": [OBJECTIVE_LABELS[m] for m in toy.METHODS],
+        "method": [METHOD_LABELS[m] for m in toy.METHODS],
         "critic's estimate": [
             (f"JS {snap[m]['estimate']:.3f} nats" if m == "gan" else f"W {snap[m]['estimate']:.3g}")
             for m in toy.METHODS

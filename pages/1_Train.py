@@ -18,7 +18,7 @@ from ui.navigation import leave_pages_folder_mode
 from ui.quality import render_quality_section
 from ui.train import critic_figure, format_seconds, generator_figure, holdout_figure, smoothed_figure
 from wgan.checkpoint import CheckpointError
-from wgan.config import LAYOUTS, OBJECTIVES, OPTIMIZERS, PRESETS, ConfigError, TrainConfig, apply_overrides
+from wgan.config import LAYOUTS, LIPSCHITZ, OBJECTIVES, OPTIMIZERS, PRESETS, ConfigError, TrainConfig, apply_overrides
 from wgan.data import DataUnavailableError
 from wgan.device import describe_device, pick_device, tune_cpu_allocator
 from wgan.hosting import Hosting, trainer_slots
@@ -62,6 +62,7 @@ PRESET_LABELS = {
 DEFAULT_PRESET = "clip" if "clip" in PRESETS else "seed"
 CHOICES = {
     "objective": OBJECTIVES,
+    "lipschitz": LIPSCHITZ,
     "optimizer": OPTIMIZERS,
     "precision": ("fp32", "bf16"),
     "split": ("train", "test"),
@@ -539,8 +540,8 @@ else:
     lockstep = ", with a GAN baseline in lockstep" if run.baseline else ""
     buttons[3].caption(
         f"{'Training' if running else 'Paused'}: preset **{config.preset}**, {config.arch} models, objective "
-        f"{config.objective}, {config.dataset} ({len(run.state.data):,} training images), batch "
-        f"{config.batch_size}, n_critic {config.n_critic}{lockstep}"
+        f"{config.objective}, lipschitz {config.lipschitz}, {config.dataset} ({len(run.state.data):,} training "
+        f"images), batch {config.batch_size}, n_critic {config.n_critic}{lockstep}"
     )
     if run.problem:
         st.error(run.problem)

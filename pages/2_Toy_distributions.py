@@ -18,7 +18,7 @@ import streamlit as st
 import ui.toy
 from ui.navigation import leave_pages_folder_mode
 from wgan import toy
-from wgan.objectives import LOG2, OBJECTIVE_LABELS
+from wgan.objectives import LOG2, METHOD_LABELS
 
 leave_pages_folder_mode()  # a shared deep link opened first on a fresh server
 st.set_page_config(page_title="Toy distributions - WGAN", page_icon="📐", layout="wide")
@@ -125,7 +125,7 @@ def section_two_gaussians() -> None:
             "exact (closed form / quadrature)": [fmt(w1), fmt(r["JS_exact"])],
             "exact from sorted samples": [fmt(r["W1_sorted"]), "-"],
             "gradient-penalty critic": [fmt(w_gp) + f" ({(w_gp / w1 - 1) * 100:+.1f}%)", "-"],
-            "clipped critic (= K * W1)": [f"{r['W']['wgan']:.3g}, implied K = {r['K_clip']:.3g}", "-"],
+            "clipped critic (= K * W1)": [f"{r['W']['wgan-clip']:.3g}, implied K = {r['K_clip']:.3g}", "-"],
             "GAN discriminator": ["-", fmt(r["JS_estimate"])],
         },
         hide_index=True,
@@ -140,7 +140,7 @@ def section_two_gaussians() -> None:
         f"{at_mean['minimax']:.2e} "
         f"(through the exact D*: {r['grad_at_mean_minimax_exact']:.2e}); the penalty critic gives "
         f"{at_mean['wgan-gp']:.3f}. **Ratio minimax / critic = {r['ratio_minimax_to_critic']:.2e}.** "
-        f"The clipped critic's {at_mean['wgan']:.2e} is K = {r['K_clip']:.2g} times a unit slope: "
+        f"The clipped critic's {at_mean['wgan-clip']:.2e} is K = {r['K_clip']:.2g} times a unit slope: "
         f"small, but the same everywhere, and RMSProp rescales it."
     )
     st.caption(
@@ -199,7 +199,7 @@ def live_panel() -> None:
     spec = snap["modes"]
     n_modes = len(spec["centres"])
     rows = {
-        "method": [OBJECTIVE_LABELS[m] for m in toy.METHODS],
+        "method": [METHOD_LABELS[m] for m in toy.METHODS],
         "critic's estimate": [
             (f"JS {snap[m]['estimate']:.3f} nats" if m == "gan" else f"W {snap[m]['estimate']:.3g}")
             for m in toy.METHODS
@@ -283,7 +283,7 @@ def section_clipping() -> None:
         f"Exact W between {cfg.n_exact} real and {cfg.n_exact} fixed-generator samples: "
         f"{r['w_exact']:.3f}. The penalty critic's estimate {r['w']['wgan-gp']:.3f} lies below it: a 1-Lipschitz "
         "critic's estimate is a lower bound on W, and the exact W of two finite samples is biased upward by "
-        f"sampling noise. The clipped critic's {r['w']['wgan']:.2g} is K * W for a tiny K, and its surface is "
+        f"sampling noise. The clipped critic's {r['w']['wgan-clip']:.2g} is K * W for a tiny K, and its surface is "
         "nearly flat and simple: clipping limits which functions it can represent."
     )
     left, right = st.columns(2)

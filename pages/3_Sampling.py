@@ -87,7 +87,7 @@ def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict[s
     checkpoint = load_checkpoint(path)
     facts = {
         "preset": checkpoint.config.preset,
-        "objective": checkpoint.config.objective,
+        "objective": checkpoint.config.method,
         "arch": checkpoint.config.arch,
         "dataset": checkpoint.config.dataset,
         "z_dim": checkpoint.config.z_dim,

@@ -12,10 +12,11 @@ from wgan.checkpoint import (
     load_generator,
     restore_state,
     save_checkpoint,
+    write_payload,
 )
 from wgan.config import preset
 from wgan.data import load_images
-from wgan.train import init_state, train_chunk
+from wgan.train import init_state, train_chunk, train_step
 
 SMALL = {"batch_size": 8, "holdout_size": 32}
 
@@ -113,3 +114,20 @@ def test_checkpoint_is_a_zip_of_plain_data(digits, tmp_path):
         payload
     )
     assert not list(tmp_path.glob("*.tmp"))  # the atomic write leaves no temporary behind
+
+
+def test_a_checkpoint_written_before_the_lipschitz_setting_loads_and_resumes_with_its_control(digits, tmp_path):
+    state = init_state(preset("gp", **SMALL), digits, "cpu")
+    train_chunk(state, 1)
+    payload = torch.load(save_checkpoint(state, tmp_path / "run.pt"), weights_only=True)
+    old = {key: value for key, value in payload["config"].items() if key != "lipschitz"}
+    payload["config"] = {**old, "objective": "wgan-gp", "clip_value": 0.0}  # as the old gp preset saved it
+    checkpoint = load_checkpoint(write_payload(payload, tmp_path / "old.pt"))
+    assert (checkpoint.config.objective, checkpoint.config.lipschitz, checkpoint.config.gp_weight) == ("wgan", "gp", 10)
+    resumed = restore_state(checkpoint, digits, "cpu")
+    assert train_step(resumed)["gradient_penalty"].item() > 0  # it goes on penalising, as it trained
+
+    payload["config"] = {**old, "objective": "wgan", "clip_value": 0.0, "gp_weight": 0.0}  # trained unconstrained
+    with pytest.raises(CheckpointError, match="bad config .*needs a Lipschitz control") as refused:
+        load_checkpoint(write_payload(payload, tmp_path / "unconstrained.pt"))
+    assert "\n" not in str(refused.value)

@@ -61,7 +61,15 @@ def test_print_config_and_module_entry_point():
         [sys.executable, "-m", "wgan", "train", "--preset", "gp", "--print-config", "--set", "gp_weight=5"],
         cwd=REPO, capture_output=True, text=True, check=True,
     )
-    assert '"gp_weight": 5.0' in completed.stdout and '"objective": "wgan-gp"' in completed.stdout
+    assert '"gp_weight": 5.0' in completed.stdout and '"lipschitz": "gp"' in completed.stdout
+
+
+def test_a_penalty_of_weight_zero_is_refused_in_one_line(capsys):
+    # Before the lipschitz setting this printed a config that trained with neither clipping nor a penalty.
+    assert main(["train", "--preset", "gp", "--print-config", "--set", "gp_weight=0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("error: lipschitz='gp' needs gp_weight > 0")
 
 
 
@@ -76,6 +84,7 @@ def test_export_writes_a_small_generator_with_its_card(mnist_root, tmp_path):
     assert not checkpoint.full and shipped.stat().st_size < run.stat().st_size / 2
     card = checkpoint.card
     assert (card["preset"], card["split"], card["iterations"], card["z_dim"]) == ("seed", "test", 2, 100)
+    assert (card["objective"], card["lipschitz"]) == ("wgan", "clip")
     assert card["command"].startswith("python -m wgan train --split test --steps 2")
     assert oct(shipped.stat().st_mode & 0o777) == "0o644"
 

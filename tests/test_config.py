@@ -1,12 +1,13 @@
 import pytest
 
-from wgan.config import PRESETS, ConfigError, TrainConfig, apply_overrides, preset
+from wgan.config import PRESETS, ConfigError, TrainConfig, apply_overrides, migrate_config, preset
 
 
 def test_presets_match_the_reference_table():
     seed = PRESETS["seed"]
     assert (seed.optimizer, seed.lr_critic, seed.lr_generator) == ("rmsprop", 2e-4, 2e-4)
     assert (seed.batch_size, seed.clip_value, seed.n_critic, seed.objective) == (512, 0.01, 1, "wgan")
+    assert seed.lipschitz == "clip" and seed.method == "wgan-clip"
     assert seed.critic_batch_norm and not seed.critic_warmup
 
     paper = PRESETS["paper"]
@@ -19,18 +20,21 @@ def test_presets_match_the_reference_table():
     )
 
     gp = PRESETS["gp"]
-    assert (gp.objective, gp.optimizer, gp.lr_critic, gp.adam_beta1, gp.adam_beta2) == (
-        "wgan-gp",
+    assert (gp.objective, gp.lipschitz, gp.optimizer, gp.lr_critic, gp.adam_beta1, gp.adam_beta2) == (
+        "wgan",
+        "gp",
         "adam",
         1e-4,
         0.0,
         0.9,
     )
-    assert (gp.gp_weight, gp.n_critic, gp.batch_size, gp.clip_value, gp.critic_batch_norm) == (10.0, 5, 64, 0.0, False)
+    assert (gp.gp_weight, gp.n_critic, gp.batch_size, gp.critic_batch_norm) == (10.0, 5, 64, False)
+    assert gp.method == "wgan-gp"
 
     gan = PRESETS["gan"]
-    assert (gan.objective, gan.optimizer, gan.lr_critic, gan.adam_beta1) == ("gan", "adam", 2e-4, 0.5)
-    assert (gan.batch_size, gan.n_critic, gan.clip_value, gan.gp_weight) == (64, 1, 0.0, 0.0)
+    assert (gan.objective, gan.lipschitz, gan.optimizer, gan.lr_critic) == ("gan", "none", "adam", 2e-4)
+    assert gan.adam_beta1 == 0.5
+    assert (gan.batch_size, gan.n_critic, gan.method) == (64, 1, "gan")
     assert all(config.z_dim == 100 for config in PRESETS.values())
 
 
@@ -82,3 +86,65 @@ def test_choosing_the_seed_architecture_drops_the_repaired_critics_hidden_layer(
     assert apply_overrides(clip, ["lr_critic=1e-4"]).critic_hidden == clip.critic_hidden
     with pytest.raises(ConfigError, match="critic_hidden needs arch='repaired'"):
         apply_overrides(clip, ["arch=seed", "critic_hidden=8"])  # asked for both: said, not silently changed
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"lipschitz": "none"}, "'wgan' needs a Lipschitz control: lipschitz one of ('clip', 'gp'), not 'none'"),
+        ({"lipschitz": "gp", "gp_weight": 0.0}, "lipschitz='gp' needs gp_weight > 0, not 0"),
+        ({"lipschitz": "clip", "clip_value": 0.0}, "lipschitz='clip' needs clip_value > 0, not 0"),
+        ({"objective": "gan", "lipschitz": "clip"}, "the GAN baseline (objective='gan') has no Lipschitz control"),
+        ({"objective": "gan", "lipschitz": "gp"}, "lipschitz='none', not 'gp'"),
+        ({"lipschitz": "sn"}, "lipschitz must be one of ('clip', 'gp', 'none'), not 'sn'"),
+        ({"objective": "wgan-gp"}, "now objective='wgan' with lipschitz='gp'"),
+    ],
+)
+def test_each_lipschitz_combination_that_does_not_name_itself_is_refused_in_one_line(changes, message):
+    with pytest.raises(ConfigError) as refused:
+        TrainConfig(**changes)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_the_unused_knob_is_ignored_and_keeps_its_value():
+    gp = preset("gp", ["clip_value=0"])  # clip_value means nothing under the penalty
+    assert (gp.lipschitz, gp.clip_value) == ("gp", 0.0)
+    clip = preset("clip", ["gp_weight=0"])
+    assert (clip.lipschitz, clip.gp_weight) == ("clip", 0.0)
+    gan = preset("gan", ["clip_value=0", "gp_weight=0"])
+    assert gan.lipschitz == "none"
+    assert preset("seed", ["lipschitz=gp"]).gp_weight == 10.0  # switching control needs no second override
+    with pytest.raises(ConfigError, match="penalty of weight 0"):
+        preset("gp", ["gp_weight=0"])  # once trained silently with neither control
+
+
+@pytest.mark.parametrize(
+    "old, objective, lipschitz",
+    [
+        ({"objective": "wgan-gp", "clip_value": 0.0, "gp_weight": 10.0}, "wgan", "gp"),
+        ({"objective": "wgan", "clip_value": 0.01, "gp_weight": 0.0}, "wgan", "clip"),
+        ({"objective": "wgan"}, "wgan", "clip"),  # the old defaults: clip 0.01, no penalty
+        ({"objective": "wgan", "clip_value": 0.0, "gp_weight": 5.0}, "wgan", "gp"),
+        ({"objective": "wgan", "clip_value": 0.0, "gp_weight": 0.0}, "wgan", "none"),
+        ({"objective": "gan", "clip_value": 0.0, "gp_weight": 0.0}, "gan", "none"),
+        ({"objective": "gan", "clip_value": 0.01}, "gan", "none"),
+    ],
+)
+def test_old_config_dicts_migrate_to_objective_and_lipschitz(old, objective, lipschitz):
+    new = migrate_config(old)
+    assert (new["objective"], new["lipschitz"]) == (objective, lipschitz)
+    assert new["gp_weight"] == old.get("gp_weight", 0.0)  # the old default, not today's 10
+    assert "lipschitz" not in old  # a copy: the saved dict is left as it was
+    assert migrate_config(new) == new  # a dict that has the field is already today's
+
+
+def test_old_shipped_style_dicts_load_and_an_unconstrained_old_wgan_is_refused():
+    old_gp = {**PRESETS["gp"].to_dict(), "objective": "wgan-gp", "clip_value": 0.0}
+    del old_gp["lipschitz"]
+    config = TrainConfig.from_dict(old_gp)
+    assert (config.objective, config.lipschitz, config.gp_weight, config.method) == ("wgan", "gp", 10.0, "wgan-gp")
+    old_gan = {**PRESETS["gan"].to_dict(), "clip_value": 0.0, "gp_weight": 0.0}
+    del old_gan["lipschitz"]
+    assert TrainConfig.from_dict(old_gan).lipschitz == "none"
+    with pytest.raises(ConfigError, match="needs a Lipschitz control"):  # it trained an unconstrained critic
+        TrainConfig.from_dict({"objective": "wgan", "clip_value": 0.0, "gp_weight": 0.0})

@@ -37,7 +37,7 @@ def begin(config, images, **options) -> LiveRun:
 def test_baseline_undoes_the_four_changes_and_keeps_the_rest():
     config = preset("paper")
     baseline = baseline_config(config)
-    assert (baseline.objective, baseline.clip_value, baseline.optimizer) == ("gan", 0.0, "adam")
+    assert (baseline.objective, baseline.lipschitz, baseline.optimizer) == ("gan", "none", "adam")
     for name in ("seed", "batch_size", "n_critic", "critic_warmup", "z_dim", "dataset", "critic_batch_norm"):
         assert getattr(baseline, name) == getattr(config, name)
 
@@ -184,9 +184,9 @@ def test_a_diverging_run_stops_keeps_its_last_finite_state_and_resumes(small_dat
     run.tick(0.0, max_iterations=2)
     good = {k: v.clone() for k, v in run.state.generator.state_dict().items()}
     rows, iteration = len(run.state.history), run.iteration
-    # An absurd learning rate and no clipping: the next chunk produces NaN or inf.
+    # An absurd learning rate and no clipping (a penalty cannot hold it): the next chunk produces NaN or inf.
     live.scale_learning_rates(run.state, 1e30)
-    run.state.config = replace(run.state.config, clip_value=0.0)
+    run.state.config = replace(run.state.config, lipschitz="gp")
     assert run.tick(0.0, max_iterations=3) == 0
     assert run.done and "diverged" in run.problem and "lower the learning rates" in run.problem
     assert run.iteration == iteration and len(run.state.history) == rows  # rolled back, history included
@@ -195,7 +195,7 @@ def test_a_diverging_run_stops_keeps_its_last_finite_state_and_resumes(small_dat
         assert torch.equal(value, good[key]), key
     run.clear_problem(lr_scale=1e-30)  # "resume with lower learning rates": on from the kept state
     assert run.state.config.lr_critic == pytest.approx(2e-4)
-    run.state.config = replace(run.state.config, clip_value=0.01)
+    run.state.config = replace(run.state.config, lipschitz="clip")
     assert not run.done and run.tick(0.0, max_iterations=2) == 2 and run.problem is None
 
 

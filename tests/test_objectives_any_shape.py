@@ -74,6 +74,33 @@ def test_generator_losses_by_name():
         objectives.generator_loss(logits, "hinge")
 
 
+def test_critic_losses_estimates_and_generator_losses_by_objective():
+    g = torch.Generator().manual_seed(2)
+    real, fake = torch.randn(2, 40, generator=g), torch.randn(2, 40, generator=g) - 1.0
+    d_real, d_fake = torch.sigmoid(real), torch.sigmoid(fake)
+    l_d = -torch.log(d_real).mean(-1) - torch.log(1 - d_fake).mean(-1)  # Goodfellow et al., written out
+    torch.testing.assert_close(objectives.critic_loss(real, fake, "wgan"), fake.mean(-1) - real.mean(-1))
+    torch.testing.assert_close(objectives.critic_loss(real, fake, "gan"), l_d)
+    torch.testing.assert_close(objectives.estimate(real, fake, "wgan"), real.mean(-1) - fake.mean(-1))
+    torch.testing.assert_close(objectives.estimate(real, fake, "gan"), math.log(2) - l_d / 2)
+    torch.testing.assert_close(objectives.generator_loss_for(fake, "wgan"), -fake.mean(-1))
+    torch.testing.assert_close(objectives.generator_loss_for(fake, "gan"), -torch.log(d_fake).mean(-1))
+    for lookup in (objectives.critic_loss, objectives.estimate):
+        with pytest.raises(ValueError, match="unknown objective 'wgan-gp'"):
+            lookup(real, fake, "wgan-gp")
+    with pytest.raises(ValueError, match="unknown objective"):
+        objectives.generator_loss_for(fake, "lsgan")
+
+
+def test_methods_name_each_objective_and_lipschitz_pair_once():
+    pairs = list(objectives.METHODS.values())
+    assert len(set(pairs)) == len(pairs) and set(objectives.METHOD_LABELS) == set(objectives.METHODS)
+    for name, (objective, lipschitz) in objectives.METHODS.items():
+        assert objective in objectives.OBJECTIVES and lipschitz in objectives.LIPSCHITZ
+        assert objectives.method_name(objective, lipschitz) == name
+    assert objectives.method_name("wgan", "sn") == "wgan-sn"  # a control added later names itself
+
+
 def test_js_estimate_of_a_float_and_of_a_tensor():
     assert objectives.js_estimate(2 * math.log(2)) == pytest.approx(0.0, abs=1e-15)  # D = 1/2 everywhere
     assert objectives.js_estimate(torch.tensor(0.0)).item() == pytest.approx(objectives.LOG2)

@@ -269,6 +269,19 @@ def test_every_architecture_is_one_choice_away(mnist_root, tmp_path):
     assert not messages(at) and config.arch == "seed" and config.critic_hidden == 0  # the seed's critic, as written
 
 
+def test_the_lipschitz_control_is_one_choice_and_a_gan_with_one_is_refused(mnist_root, tmp_path):
+    at = page(mnist_root, tmp_path)
+    at.selectbox(key=f"train.adv.{PRESET}.objective").set_value("gan").run()  # still clipping: said, not trained
+    assert not at.exception and any("lipschitz='none', not 'clip'" in str(e.value) for e in at.error)
+    assert at.button(key="train.start").disabled
+    at.selectbox(key=f"train.adv.{PRESET}.objective").set_value("wgan").run()
+    at.selectbox(key=f"train.adv.{PRESET}.lipschitz").set_value("gp").run()
+    assert any("lipschitz=gp" in str(c.value) for c in at.caption)
+    at.button(key="train.start").click().run()
+    config = current_run(at).state.config
+    assert not messages(at) and (config.lipschitz, config.gp_weight) == ("gp", 10.0)
+
+
 def test_without_mnist_or_internet_the_page_falls_back_to_the_offline_digits(tmp_path, monkeypatch):
     def no_network(dataset, root, split):
         raise OSError("no network in tests")

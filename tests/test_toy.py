@@ -10,9 +10,9 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from wgan import toy
-from wgan.config import OBJECTIVES
-from wgan.objectives import LOG2, OBJECTIVE_LABELS
+from wgan import objectives, toy
+from wgan.config import LIPSCHITZ, OBJECTIVES, TrainConfig
+from wgan.objectives import LOG2, METHOD_LABELS
 from wgan.toy import clipping, distributions, exact, fitting, live
 
 
@@ -43,8 +43,12 @@ def test_parallel_lines_closed_forms() -> None:
 
 def test_one_vocabulary_for_the_three_methods() -> None:
     assert math.isclose(LOG2, math.log(2.0))
-    assert set(toy.METHODS) == set(OBJECTIVES) == set(OBJECTIVE_LABELS)
+    assert toy.METHODS == tuple(objectives.METHODS) == tuple(METHOD_LABELS) == ("gan", "wgan-clip", "wgan-gp")
     assert toy.METHODS[0] == "gan"  # the page shows the GAN first
+    for name, (objective, lipschitz) in objectives.METHODS.items():  # each is a MNIST config too, by the same name
+        assert objective in OBJECTIVES and lipschitz in LIPSCHITZ
+        assert TrainConfig(objective=objective, lipschitz=lipschitz).method == name
+    assert fitting.CRITICS == ("wgan-clip", "wgan-gp")
     with pytest.raises(ValueError, match="unknown method"):
         fitting.fit_critic("clip", torch.zeros(4, 1), torch.ones(4, 1), fitting.LINES_FIT)
 
@@ -201,7 +205,7 @@ def test_two_gaussians_four_std_apart_vanishing_gradient_measured() -> None:
     assert r["W"]["wgan-gp"] == pytest.approx(r["W1_exact"], rel=0.10)
     assert r["JS_estimate"] == pytest.approx(r["JS_exact"], abs=0.02)
     assert 0 < r["K_clip"] < 0.1  # the clipped critic estimates K * W1 with a small K
-    assert r["K_clip"] == pytest.approx(r["W"]["wgan"] / r["W1_exact"])
+    assert r["K_clip"] == pytest.approx(r["W"]["wgan-clip"] / r["W1_exact"])
     # the minimax generator gradient at the fake mean is under 1% of the critic's
     at_mean = r["grad_at_mean"]
     assert at_mean["minimax"] < 0.01 * at_mean["wgan-gp"]
@@ -211,7 +215,7 @@ def test_two_gaussians_four_std_apart_vanishing_gradient_measured() -> None:
     # the trained D is close to D* between the two means, where both densities have mass
     middle = np.abs(r["x"] - 2.0) < 1.0
     np.testing.assert_allclose(r["D"][middle], r["D_star"][middle], atol=0.15)
-    assert set(r["grad"]) == set(at_mean) == {"minimax", "nonsaturating", "wgan", "wgan-gp"}
+    assert set(r["grad"]) == set(at_mean) == {"minimax", "nonsaturating", "wgan-clip", "wgan-gp"}
 
 
 def test_parallel_lines_estimates() -> None:
@@ -269,7 +273,7 @@ def test_current_snapshot_is_taken_once_per_step_and_keeps_the_exact_w_history()
     first = toy.current_snapshot(run)
     assert toy.current_snapshot(run) is first  # same step: not recomputed
     assert [h["step"] for h in run.exact_w_history] == [0]
-    assert run.exact_w_history[0]["wgan"] == first["wgan"]["w_exact"]
+    assert run.exact_w_history[0]["wgan-clip"] == first["wgan-clip"]["w_exact"]
     for _ in range(2):
         toy.toy_train_steps(run, 1)
         assert toy.current_snapshot(run)["step"] == run.step
@@ -283,10 +287,11 @@ def test_current_snapshot_is_taken_once_per_step_and_keeps_the_exact_w_history()
 def test_clipping_study_explodes_vanishes_and_piles_up() -> None:
     cfg = replace(clipping.ClipStudyConfig(), n_pool=2048, steps=60, grid_size=16, n_exact=128)
     r = clipping.clipping_study("swissroll", config=cfg)
-    assert r["surface"]["wgan"].shape == (16, 16) and r["surface"]["wgan-gp"].shape == (16, 16)
+    assert r["surface"]["wgan-clip"].shape == (16, 16) and r["surface"]["wgan-gp"].shape == (16, 16)
     assert r["frac_at_bound"] > 0.5  # clipped weights pile up at +-c
-    assert r["hist"]["wgan"].sum() == r["hist"]["wgan-gp"].sum()  # same architecture, same number of weights
-    assert r["hist_edges"]["wgan"][0] == -cfg.clip_value and r["hist_edges"]["wgan"][-1] == cfg.clip_value
+    assert r["hist"]["wgan-clip"].sum() == r["hist"]["wgan-gp"].sum()  # same architecture, same number of weights
+    edges = r["hist_edges"]["wgan-clip"]
+    assert edges[0] == -cfg.clip_value and edges[-1] == cfg.clip_value
     norms = r["deep_norms"]
     assert norms["clip c=0.1"][0] > 100 * norms["clip c=0.1"][-1]  # explodes towards the input
     assert norms["clip c=0.001"][0] < 1e-10 * norms["clip c=0.001"][-1]  # vanishes

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from wgan import objectives
 from wgan.config import preset
 from wgan.data import load_images
 from wgan.train import METRICS, evaluate_holdout, init_state, train_chunk, train_step
@@ -49,6 +50,33 @@ def test_gp_preset_penalty_and_gan_js(digits):
     # The estimate is the identity of Goodfellow et al.'s Theorem 1 applied to the step's own loss.
     js, critic_loss = metrics["js_estimate"].item(), metrics["critic_loss"].item()
     assert js == pytest.approx(math.log(2) - critic_loss / 2, abs=1e-6)
+
+
+@pytest.mark.parametrize("objective, lipschitz", [("wgan", "clip"), ("wgan", "gp"), ("gan", "none")])
+def test_train_step_clips_iff_clip_and_penalises_iff_gp(digits, monkeypatch, objective, lipschitz):
+    calls = {"clip": 0, "gp": 0}
+    clip_weights_, gradient_penalty = objectives.clip_weights_, objectives.gradient_penalty
+
+    def counted(name, function):
+        def spy(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return spy
+
+    monkeypatch.setattr(objectives, "clip_weights_", counted("clip", clip_weights_))
+    monkeypatch.setattr(objectives, "gradient_penalty", counted("gp", gradient_penalty))
+    # Both knobs set, whatever the control: only the named one may act.
+    config = preset("seed", objective=objective, lipschitz=lipschitz, clip_value=1e-3, gp_weight=10.0, **SMALL)
+    state = init_state(config, digits, "cpu")
+    metrics = train_step(state)
+    largest = max(p.detach().abs().max().item() for p in state.critic.parameters())
+    assert (calls["clip"], calls["gp"]) == (int(lipschitz == "clip"), int(lipschitz == "gp"))
+    assert (largest <= 1e-3 * (1 + 1e-6)) == (lipschitz == "clip")  # 1e-3 in float32
+    assert (metrics["gradient_penalty"].item() > 0) == (lipschitz == "gp")
+    if lipschitz != "gp":  # no penalty in the loss: the critic loss is the objective's own
+        expected = -metrics["w_estimate"] if objective == "wgan" else math.log(4) - 2 * metrics["js_estimate"]
+        assert metrics["critic_loss"].item() == pytest.approx(expected.item(), rel=1e-5, abs=1e-6)
 
 
 def test_paper_warmup_runs_its_extra_critic_steps(digits):

@@ -10,14 +10,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from wgan.objectives import OBJECTIVE_LABELS
+from wgan.objectives import METHOD_LABELS
 from wgan.toy import METHODS
 
 COLORS = {
     "real": "#f28e2b",
     "fake": "#59a14f",
     "gan": "#e15759",
-    "wgan": "#4e79a7",
+    "wgan-clip": "#4e79a7",
     "wgan-gp": "#b07aa1",
 }
 MARGIN = dict(l=10, r=10, t=40, b=10)
@@ -127,9 +127,9 @@ def gaussian_curves_figure(r: dict) -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=r["x"],
-            y=r["f"]["wgan"] / k,
+            y=r["f"]["wgan-clip"] / k,
             name=f"f(x) / K, clipped (K = {k:.2g})",
-            line=dict(color=COLORS["wgan"], width=3, dash="dash"),
+            line=dict(color=COLORS["wgan-clip"], width=3, dash="dash"),
         ),
         row=1,
         col=2,
@@ -168,7 +168,7 @@ def gaussian_gradient_figure(r: dict, closed: dict, gap: float) -> go.Figure:
         ("minimax", "GAN, minimax log(1 - D)", COLORS["gan"], "solid"),
         ("nonsaturating", "GAN, non-saturating -log D", COLORS["gan"], "dot"),
         ("wgan-gp", "critic, gradient penalty: -f", COLORS["wgan-gp"], "solid"),
-        ("wgan", "critic, clipped: -f", COLORS["wgan"], "solid"),
+        ("wgan-clip", "critic, clipped: -f", COLORS["wgan-clip"], "solid"),
     )
     order = np.argsort(r["fake_shown"])
     for key, name, color, dash in series:
@@ -247,7 +247,7 @@ def live_figure(snap: dict) -> go.Figure:
 
     snap: `toy.current_snapshot(run)`.
     """
-    titles = [f"{OBJECTIVE_LABELS[m]}: mean |grad| {snap[m]['arrow_norm']:.2g}" for m in METHODS]
+    titles = [f"{METHOD_LABELS[m]}: mean |grad| {snap[m]['arrow_norm']:.2g}" for m in METHODS]
     fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.03)
     grid = snap["grid"]
     real = snap["real"]
@@ -308,7 +308,7 @@ def history_figure(history: list[dict], n_eval: int) -> go.Figure:
     steps = [h["step"] for h in history]
     for m in METHODS:
         fig.add_trace(
-            go.Scatter(x=steps, y=[h[m] for h in history], name=OBJECTIVE_LABELS[m], line=dict(color=COLORS[m]))
+            go.Scatter(x=steps, y=[h[m] for h in history], name=METHOD_LABELS[m], line=dict(color=COLORS[m]))
         )
     fig.update_layout(
         title=f"exact W(fake, real) on the fixed {n_eval} + {n_eval} samples",
@@ -334,11 +334,11 @@ def surfaces_figure(r: dict, clip_value: float) -> go.Figure:
         cols=2,
         horizontal_spacing=0.05,
         subplot_titles=(
-            f"clipped critic (c = {clip_value:g}): W estimate {r['w']['wgan']:.2g}",
+            f"clipped critic (c = {clip_value:g}): W estimate {r['w']['wgan-clip']:.2g}",
             f"gradient-penalty critic: W estimate {r['w']['wgan-gp']:.3f}",
         ),
     )
-    for col, method in enumerate(("wgan", "wgan-gp"), start=1):
+    for col, method in enumerate(("wgan-clip", "wgan-gp"), start=1):
         fig.add_trace(
             go.Contour(
                 x=grid,
@@ -377,7 +377,7 @@ def surfaces_figure(r: dict, clip_value: float) -> go.Figure:
 def weights_figure(r: dict) -> go.Figure:
     """Histograms of the two critics' weights (log counts for the clipped one)."""
     hist = make_subplots(rows=1, cols=2, subplot_titles=("clipped critic's weights", "penalty critic's weights"))
-    for col, method in enumerate(("wgan", "wgan-gp"), start=1):
+    for col, method in enumerate(("wgan-clip", "wgan-gp"), start=1):
         edges = r["hist_edges"][method]
         hist.add_trace(
             go.Bar(

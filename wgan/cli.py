@@ -150,7 +150,7 @@ def command_train(args: argparse.Namespace) -> int:
     else:
         target = max(state.iteration, math.ceil(args.epochs * state.iterations_per_epoch()))
     print(
-        f"{state.config.preset} preset, {state.config.objective}, on {describe_device(device)}; "
+        f"{state.config.preset} preset, {state.config.method}, on {describe_device(device)}; "
         f"data: {state.data.source} ({len(state.data)} training images); "
         f"{target - state.iteration} generator iterations to go"
     )
@@ -270,6 +270,7 @@ def command_export(args: argparse.Namespace) -> int:
     card = {
         "preset": config.preset,
         "objective": config.objective,
+        "lipschitz": config.lipschitz,
         "dataset": config.dataset,
         "split": config.split,
         "seed": config.seed,
@@ -396,7 +397,7 @@ def command_eval(args: argparse.Namespace) -> int:
     reference = reference_statistics(classifier, real_images)
     report = evaluate_generator(generator, classifier, reference, n=args.n, seed=args.seed)
     print(
-        f"checkpoint: {args.checkpoint} ({checkpoint.config.preset} preset, {checkpoint.config.objective}, "
+        f"checkpoint: {args.checkpoint} ({checkpoint.config.preset} preset, {checkpoint.config.method}, "
         f"generator iteration {checkpoint.iteration})"
     )
     print(

@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from wgan.models import ARCHITECTURES
+from wgan.objectives import LIPSCHITZ, METHODS, OBJECTIVES, method_name
 
-OBJECTIVES = ("wgan", "wgan-gp", "gan")
 OPTIMIZERS = ("rmsprop", "adam")
 DATASETS = ("mnist", "fashion-mnist", "digits-offline")
 LAYOUTS = ("channels_last", "contiguous")
@@ -30,7 +30,8 @@ class TrainConfig:
     """Everything that decides what a training run computes (not where its files live)."""
 
     preset: str = "seed"  # name of the preset this config started from (informational)
-    objective: str = "wgan"  # "wgan" (weight clipping), "wgan-gp" (gradient penalty) or "gan" (baseline)
+    objective: str = "wgan"  # "wgan" (the critic estimates W) or "gan" (the baseline's discriminator, BCE)
+    lipschitz: str = "clip"  # how the critic is kept Lipschitz: "clip" (clip_value), "gp" (gp_weight) or "none"
     arch: str = "seed"  # models: "seed" (the blog post's, blind border and all) or "repaired"
     dataset: str = "mnist"  # "mnist", "fashion-mnist" or "digits-offline" (5,000 real digits from pip)
     split: str = "train"  # which MNIST split to train on: "train" or "test"
@@ -45,8 +46,8 @@ class TrainConfig:
     adam_beta1: float = 0.5  # Adam only: first-moment decay (WGAN-GP uses 0.0, DCGAN-style GANs 0.5)
     adam_beta2: float = 0.999  # Adam only: second-moment decay (WGAN-GP uses 0.9)
     rmsprop_alpha: float = 0.99  # RMSprop only: squared-gradient decay (PyTorch default, as in the seed)
-    clip_value: float = 0.01  # weight clipping c: every critic parameter is clamped to [-c, c]; 0 = off
-    gp_weight: float = 0.0  # gradient-penalty weight lambda (WGAN-GP: 10); 0 = off
+    clip_value: float = 0.01  # lipschitz="clip" only: every critic parameter is clamped to [-c, c] after each step
+    gp_weight: float = 10.0  # lipschitz="gp" only: the gradient penalty's weight lambda (WGAN-GP paper: 10)
     n_critic: int = 1  # critic updates per generator update
     critic_warmup: bool = False  # official WGAN code: warmup_n_critic steps early on and every 500th iteration
     warmup_n_critic: int = 100  # critic updates in a warm-up iteration
@@ -61,7 +62,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         problems = []
         if self.objective not in OBJECTIVES:
-            problems.append(f"objective must be one of {OBJECTIVES}, not {self.objective!r}")
+            hint = " (now objective='wgan' with lipschitz='gp')" if self.objective == "wgan-gp" else ""
+            problems.append(f"objective must be one of {OBJECTIVES}, not {self.objective!r}{hint}")
+        elif self.lipschitz not in LIPSCHITZ:
+            problems.append(f"lipschitz must be one of {LIPSCHITZ}, not {self.lipschitz!r}")
+        else:
+            problems.extend(_lipschitz_problems(self))
         if self.optimizer not in OPTIMIZERS:
             problems.append(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
         if self.dataset not in DATASETS:
@@ -93,6 +99,11 @@ class TrainConfig:
         if problems:
             raise ConfigError("; ".join(problems))
 
+    @property
+    def method(self) -> str:
+        """The objective with its Lipschitz control, as one name: "wgan-clip", "wgan-gp" or "gan" (METHODS)."""
+        return method_name(self.objective, self.lipschitz)
+
     def n_critic_at(self, iteration: int) -> int:
         """Critic updates before generator iteration `iteration` (0-based), warm-up included.
 
@@ -111,12 +122,57 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Rebuild a config saved by `to_dict`; unknown keys are an error, missing ones take defaults."""
+        """Rebuild a config saved by `to_dict` (by this code or an older one: `migrate_config`); unknown keys
+        are an error, missing ones take defaults."""
+        values = migrate_config(values)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
         return cls(**values)
+
+
+def _lipschitz_problems(config: TrainConfig) -> list[str]:
+    """What is wrong with the config's (objective, lipschitz) pair and the knob it uses; [] when nothing.
+
+    The pairs allowed are `wgan.objectives.METHODS`; the other knob keeps its value and is ignored.
+    """
+    allowed = tuple(lipschitz for objective, lipschitz in METHODS.values() if objective == config.objective)
+    lipschitz = config.lipschitz
+    if lipschitz not in allowed:
+        if config.objective == "gan":
+            return [f"the GAN baseline (objective='gan') has no Lipschitz control: lipschitz='none', not {lipschitz!r}"]
+        need = f"objective {config.objective!r} needs a Lipschitz control"
+        return [f"{need}: lipschitz one of {allowed}, not {lipschitz!r}"]
+    if config.lipschitz == "gp" and not config.gp_weight > 0:
+        return [f"lipschitz='gp' needs gp_weight > 0, not {config.gp_weight:g} (no penalty of weight 0)"]
+    if config.lipschitz == "clip" and not config.clip_value > 0:
+        return [f"lipschitz='clip' needs clip_value > 0, not {config.clip_value:g}"]
+    return []
+
+
+def migrate_config(values: dict[str, Any]) -> dict[str, Any]:
+    """A config dict saved before `lipschitz` existed, in today's fields (a copy; a newer dict is returned as is).
+
+    Then, objective "wgan-gp" named the penalty and otherwise the values decided: the critic was clipped
+    when clip_value > 0 and penalised when gp_weight > 0 (defaults 0.01 and 0). So "wgan-gp" becomes
+    objective "wgan" with lipschitz "gp"; "wgan" becomes "clip" when it clipped, else "gp" when it
+    penalised, else "none" (which validation refuses: that run's critic was unconstrained); "gan" becomes
+    "none". A run that both clipped and penalised is read as its objective's named control.
+    """
+    values = dict(values)
+    if "lipschitz" in values:
+        return values
+    values.setdefault("gp_weight", 0.0)  # the old default (today's is 10), so the dict means what it meant
+    objective = values.get("objective", "wgan")
+    if objective == "gan":
+        values["lipschitz"] = "none"
+    elif objective == "wgan-gp":
+        values["objective"], values["lipschitz"] = "wgan", "gp"
+    elif objective == "wgan":
+        clipped, penalised = values.get("clip_value", 0.01) > 0, values["gp_weight"] > 0
+        values["lipschitz"] = "clip" if clipped else "gp" if penalised else "none"
+    return values
 
 
 PRESETS: dict[str, TrainConfig] = {
@@ -140,7 +196,8 @@ PRESETS: dict[str, TrainConfig] = {
     # the repaired models (the seed's let the generator draw where the critic cannot see).
     "gp": TrainConfig(
         preset="gp",
-        objective="wgan-gp",
+        lipschitz="gp",
+        gp_weight=10.0,
         arch="repaired",
         critic_dropout=0.0,
         batch_size=64,
@@ -149,8 +206,6 @@ PRESETS: dict[str, TrainConfig] = {
         lr_generator=1e-4,
         adam_beta1=0.0,
         adam_beta2=0.9,
-        clip_value=0.0,
-        gp_weight=10.0,
         n_critic=5,
         critic_batch_norm=False,
     ),
@@ -158,6 +213,7 @@ PRESETS: dict[str, TrainConfig] = {
     "gan": TrainConfig(
         preset="gan",
         objective="gan",
+        lipschitz="none",
         arch="repaired",
         critic_dropout=0.0,
         batch_size=64,
@@ -166,8 +222,6 @@ PRESETS: dict[str, TrainConfig] = {
         lr_generator=2e-4,
         adam_beta1=0.5,
         adam_beta2=0.999,
-        clip_value=0.0,
-        gp_weight=0.0,
         n_critic=1,
     ),
 }

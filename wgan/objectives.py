@@ -1,11 +1,18 @@
 """GAN maths as small pure functions, for image models and 2-D toys alike: losses, estimates, clipping, penalty.
 
-Scores are the critic's raw outputs. For the WGAN objectives they are f(x); for the GAN baseline they are
+Scores are the critic's raw outputs. For the WGAN objective they are f(x); for the GAN baseline they are
 the discriminator's logits, D(x) = sigmoid(score). Means run over the last axis (the samples), so scores
 [B] give a scalar and an ensemble's scores [E, B] give one value per member [E].
 
-The three objectives go by the names of ``wgan.config.OBJECTIVES``; ``OBJECTIVE_LABELS`` is how a page
-shows them.
+Two names say what a training loop computes, and every loop (``wgan.train`` on images, ``wgan.toy`` on
+points) looks its maths up here by them:
+- the objective (``OBJECTIVES``): "wgan", the critic maximises the W estimate mean f(real) - mean f(fake),
+  or "gan", the discriminator minimises binary cross-entropy (``critic_loss``, ``generator_loss_for``,
+  ``estimate``);
+- the Lipschitz control (``LIPSCHITZ``): "clip" (``clip_weights_`` after every critic step), "gp"
+  (``gradient_penalty`` added to the critic loss) or "none" (the GAN baseline's).
+``METHODS`` names the pairs that make sense, ``METHOD_LABELS`` is how a page shows them. Spectral
+normalisation would be one more Lipschitz control, "sn", and one more method, "wgan-sn".
 """
 
 from __future__ import annotations
@@ -20,12 +27,30 @@ from torch import nn
 
 LOG2 = math.log(2.0)  # the maximum of the Jensen-Shannon divergence, in nats
 
-# Display labels keyed by the config's objective names, in the order the toy page shows them.
-OBJECTIVE_LABELS: dict[str, str] = {"gan": "GAN", "wgan": "WGAN (clip)", "wgan-gp": "WGAN-GP"}
+OBJECTIVES: tuple[str, ...] = ("wgan", "gan")  # what the critic (or discriminator) is trained for
+LIPSCHITZ: tuple[str, ...] = ("clip", "gp", "none")  # how the critic is kept (near) 1-Lipschitz
+
+# The (objective, lipschitz) pairs worth training, by name, in the order the toy page shows them.
+METHODS: dict[str, tuple[str, str]] = {
+    "gan": ("gan", "none"),
+    "wgan-clip": ("wgan", "clip"),
+    "wgan-gp": ("wgan", "gp"),
+}
+METHOD_LABELS: dict[str, str] = {"gan": "GAN", "wgan-clip": "WGAN (clip)", "wgan-gp": "WGAN-GP"}
 
 GENERATOR_LOSSES: tuple[str, ...] = ("wgan", "minimax", "nonsaturating")
+# The generator loss each objective trains with unless a caller picks another (the toys can pick minimax).
+DEFAULT_GENERATOR_LOSS: dict[str, str] = {"wgan": "wgan", "gan": "nonsaturating"}
 
 Loss = TypeVar("Loss", torch.Tensor, float)
+
+
+def method_name(objective: str, lipschitz: str) -> str:
+    """The ``METHODS`` name of an (objective, lipschitz) pair: ("wgan", "gp") -> "wgan-gp"."""
+    for name, pair in METHODS.items():
+        if pair == (objective, lipschitz):
+            return name
+    return f"{objective}-{lipschitz}"
 
 
 def w_estimate(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -93,6 +118,31 @@ def js_estimate(discriminator_loss: Loss) -> Loss:
     when the discriminator is not optimal.
     """
     return LOG2 - 0.5 * discriminator_loss
+
+
+def generator_loss_for(fake_scores: torch.Tensor, objective: str) -> torch.Tensor:
+    """The generator loss ``objective`` trains with (``DEFAULT_GENERATOR_LOSS``): -f, or -log D for the GAN."""
+    if objective not in DEFAULT_GENERATOR_LOSS:
+        raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
+    return generator_loss(fake_scores, DEFAULT_GENERATOR_LOSS[objective])
+
+
+def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor, objective: str) -> torch.Tensor:
+    """The critic's loss for ``objective``, before any penalty: minus the W estimate ("wgan") or L_D ("gan")."""
+    if objective == "wgan":
+        return wgan_critic_loss(real_scores, fake_scores)
+    if objective == "gan":
+        return gan_discriminator_loss(real_scores, fake_scores)
+    raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
+
+
+def estimate(real_scores: torch.Tensor, fake_scores: torch.Tensor, objective: str) -> torch.Tensor:
+    """The distance a trained critic reads out: the W estimate ("wgan") or the JS estimate in nats ("gan")."""
+    if objective == "wgan":
+        return w_estimate(real_scores, fake_scores)
+    if objective == "gan":
+        return js_estimate(gan_discriminator_loss(real_scores, fake_scores))
+    raise ValueError(f"unknown objective {objective!r}; expected one of {OBJECTIVES}")
 
 
 def gradient_penalty(

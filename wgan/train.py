@@ -242,12 +242,9 @@ def _critic_step(state: TrainState, keep_fake_graph: bool) -> tuple[dict[str, to
         with _autocast(state):
             real_scores, fake_scores = critic(real), critic(fake.detach())  # two passes, as the seed (BN per batch)
         real_scores, fake_scores = real_scores.float(), fake_scores.float()
-        if config.objective == "gan":
-            loss = objectives.gan_discriminator_loss(real_scores, fake_scores)
-        else:
-            loss = objectives.wgan_critic_loss(real_scores, fake_scores)
+        loss = objectives.critic_loss(real_scores, fake_scores, config.objective)
         penalty = torch.zeros((), device=state.device)
-        if config.gp_weight > 0:
+        if config.lipschitz == "gp":
             with _autocast(state):  # the penalty's double backward too, in bf16 runs
                 penalty = objectives.gradient_penalty(critic, real, fake, generator=state.noise_rng).float()
             loss = loss + config.gp_weight * penalty
@@ -257,11 +254,11 @@ def _critic_step(state: TrainState, keep_fake_graph: bool) -> tuple[dict[str, to
         grad_norm = objectives.grad_norm(critic.parameters())
     with record_function("wgan.optimizer"):
         state.critic_optimizer.step()
-        if config.clip_value > 0:
+        if config.lipschitz == "clip":
             objectives.clip_weights_(critic.parameters(), config.clip_value)
     with record_function("wgan.metrics"):
         metrics = {
-            "w_estimate": (real_scores.mean() - fake_scores.mean()).detach(),
+            "w_estimate": objectives.w_estimate(real_scores, fake_scores).detach(),
             "critic_loss": loss.detach(),
             "critic_real": real_scores.mean().detach(),
             "critic_fake": fake_scores.mean().detach(),
@@ -293,10 +290,7 @@ def train_step(state: TrainState) -> dict[str, torch.Tensor]:
         state.generator_optimizer.zero_grad(set_to_none=True)
         with _autocast(state):
             fake_scores = state.critic(fake).float()
-        if config.objective == "gan":
-            generator_loss = objectives.gan_generator_loss(fake_scores)
-        else:
-            generator_loss = objectives.wgan_generator_loss(fake_scores)
+        generator_loss = objectives.generator_loss_for(fake_scores, config.objective)
     with record_function("wgan.backward"):
         generator_loss.backward()
     with record_function("wgan.optimizer"):
@@ -329,7 +323,7 @@ class TrainingDiverged(RuntimeError):
         config = state.config
         hint = (
             f"lower the learning rates (now lr_critic={config.lr_critic:g}, lr_generator={config.lr_generator:g})"
-            + ("" if config.objective == "wgan-gp" else " or try the gp preset")
+            + ("" if config.lipschitz == "gp" else " or try the gp preset")
         )
         super().__init__(
             f"training diverged: {metric} became {value} within the chunk after generator iteration "
@@ -453,9 +447,9 @@ def evaluate_holdout(state: TrainState, max_images: int = HOLDOUT_CHECK_IMAGES) 
     try:
         with _autocast(state):
             fake = sample(state.sampler, z)
-            fake_mean = critic(fake).float().mean()
-            train_w = critic(train_real).float().mean() - fake_mean
-            holdout_w = critic(holdout).float().mean() - fake_mean
+            fake_scores = critic(fake).float()
+            train_w = objectives.w_estimate(critic(train_real).float(), fake_scores)
+            holdout_w = objectives.w_estimate(critic(holdout).float(), fake_scores)
     finally:
         critic.train(was_training)
     return {"w_train": float(train_w), "w_holdout": float(holdout_w)}

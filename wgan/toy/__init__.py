@@ -9,8 +9,9 @@
 - ``live``: GAN, WGAN (clip) and WGAN-GP trained side by side on a 2-D toy, one step at a time;
 - ``clipping``: what weight clipping does to a critic (WGAN-GP paper, Figure 1).
 
-Methods are named as in ``wgan.config.OBJECTIVES`` ("gan", "wgan", "wgan-gp"); their display labels are
-``wgan.objectives.OBJECTIVE_LABELS``. Nothing runs at import time.
+Methods are named as in ``wgan.objectives.METHODS`` ("gan", "wgan-clip", "wgan-gp": an objective and a
+Lipschitz control each); their display labels are ``wgan.objectives.METHOD_LABELS``. Nothing runs at import
+time.
 """
 
 from wgan.toy.clipping import DEEP_CLIP_VALUES, ClipStudyConfig, clipping_study

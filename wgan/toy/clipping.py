@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from wgan.objectives import clip_weights_, gradient_penalty, wgan_critic_loss
+from wgan.objectives import METHODS, clip_weights_, critic_loss, gradient_penalty
 from wgan.toy.distributions import plane_grid, sample_toy
 from wgan.toy.exact import w1_exact
-from wgan.toy.fitting import CRITICS, FitConfig, fit_critic, measure_w
+from wgan.toy.fitting import CRITICS, FitConfig, fit_critic, measure
 from wgan.toy.networks import toy_mlp
 
 DEEP_CLIP_VALUES: tuple[float, ...] = (0.1, 0.01, 0.001)  # WGAN-GP paper, Figure 1b
@@ -63,13 +63,15 @@ def he_init_(net: nn.Module) -> nn.Module:
 def deep_critic_gradient_norms(
     real: torch.Tensor,
     fake: torch.Tensor,
-    clip_value: float | None,
+    method: str,
     config: ClipStudyConfig,
     seed: int = 0,
+    clip_value: float | None = None,
 ) -> np.ndarray:
-    """Train a deep ReLU critic (clipped at ``clip_value``, or with the penalty when None) and record,
-    at every update, the norm of the gradient of the critic loss mean f(fake) - mean f(real) with respect
-    to each Linear layer's output (the backward signal that reaches that layer).
+    """Train a deep ReLU critic by ``method``, "wgan-clip" (clipped at ``clip_value``, by default the
+    config's) or "wgan-gp" (with the penalty), and record, at every update, the norm of the gradient of
+    the critic loss mean f(fake) - mean f(real) with respect to each Linear layer's output (the backward
+    signal that reaches that layer).
 
     WGAN-GP paper, Figure 1b: under clipping these norms shrink (or grow) geometrically from the output
     layer back to the input, since each clipped layer scales the backward signal by roughly the same
@@ -77,17 +79,19 @@ def deep_critic_gradient_norms(
     below) stay visible instead of underflowing to zero. Returns the geometric mean over the updates
     after the first fifth, shape (deep_depth + 1,), input layer first.
     """
+    objective, lipschitz = METHODS[method]
+    clip_value = config.clip_value if clip_value is None else clip_value
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         net = he_init_(toy_mlp(2, 1, config.deep_hidden, config.deep_depth)).double()
     real, fake = real.double(), fake.double()
     linears = [m for m in net if isinstance(m, nn.Linear)]
-    if clip_value is None:
-        opt: torch.optim.Optimizer = torch.optim.Adam(net.parameters(), lr=config.lr_gp, betas=(0.5, 0.9))
-    else:
+    if lipschitz == "clip":
         clip_weights_(net.parameters(), clip_value)
-        opt = torch.optim.RMSprop(net.parameters(), lr=config.lr_clip)
+        opt: torch.optim.Optimizer = torch.optim.RMSprop(net.parameters(), lr=config.lr_clip)
+    else:
+        opt = torch.optim.Adam(net.parameters(), lr=config.lr_gp, betas=(0.5, 0.9))
     outputs: list[torch.Tensor] = []
 
     def keep(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
@@ -104,15 +108,15 @@ def deep_critic_gradient_norms(
         outputs.clear()
         scores = net(torch.cat([r, f])).squeeze(1)
         layer_outputs = list(outputs)  # the Linear outputs of this forward pass, input layer first
-        loss = wgan_critic_loss(scores[:n], scores[n:])
-        if clip_value is None:
+        loss = critic_loss(scores[:n], scores[n:], objective)
+        if lipschitz == "gp":
             loss = loss + config.gp_weight * gradient_penalty(net, r, f, gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norms = torch.stack([o.grad.norm() for o in layer_outputs])
         log_norms.append(torch.log(norms.clamp_min(1e-300)))
         opt.step()
-        if clip_value is not None:
+        if lipschitz == "clip":
             clip_weights_(net.parameters(), clip_value)
     for h in hooks:
         h.remove()
@@ -130,7 +134,7 @@ def clipping_study(dataset: str, seed: int = 0, config: ClipStudyConfig | None =
     """Train the clipped and penalty critics against the fixed generator and read them out.
 
     Returns small numpy arrays: "grid" (grid_size,), "real" and "fake" (500, 2) points to draw; per critic
-    method ("wgan" clipped, "wgan-gp" penalised) "surface" (grid_size, grid_size) critic values (rows along
+    method ("wgan-clip" clipped, "wgan-gp" penalised) "surface" (grid_size, grid_size) critic values (rows along
     y), "w" the W estimate, "hist" and "hist_edges" the weight histogram (the clipped one over [-c, c]);
     "w_exact" (exact W1 between n_exact real and n_exact fixed-generator samples), "frac_at_bound" (share
     of clipped weights within 1% of +-c), and "deep_layers" (1..deep_depth + 1) with "deep_norms"
@@ -164,14 +168,14 @@ def clipping_study(dataset: str, seed: int = 0, config: ClipStudyConfig | None =
     c = config.clip_value
     weights = {m: _weights(critic) for m, critic in critics.items()}
     hist, edges = {}, {}
-    hist["wgan"], edges["wgan"] = np.histogram(weights["wgan"], bins=config.hist_bins, range=(-c, c))
+    hist["wgan-clip"], edges["wgan-clip"] = np.histogram(weights["wgan-clip"], bins=config.hist_bins, range=(-c, c))
     hist["wgan-gp"], edges["wgan-gp"] = np.histogram(weights["wgan-gp"], bins=config.hist_bins)
 
     deep_norms: dict[str, np.ndarray] = {}
     for clip_value in DEEP_CLIP_VALUES:
-        norms = deep_critic_gradient_norms(real, fake, clip_value, config, seed)
+        norms = deep_critic_gradient_norms(real, fake, "wgan-clip", config, seed, clip_value)
         deep_norms[f"clip c={clip_value:g}"] = norms
-    deep_norms["gradient penalty"] = deep_critic_gradient_norms(real, fake, None, config, seed)
+    deep_norms["gradient penalty"] = deep_critic_gradient_norms(real, fake, "wgan-gp", config, seed)
 
     show = slice(0, 500)
     return {
@@ -179,11 +183,11 @@ def clipping_study(dataset: str, seed: int = 0, config: ClipStudyConfig | None =
         "real": real_eval[show].numpy(),
         "fake": fake_eval[show].numpy(),
         "surface": surface,
-        "w": {m: measure_w(critic, real_eval, fake_eval) for m, critic in critics.items()},
+        "w": {m: measure(critic, real_eval, fake_eval) for m, critic in critics.items()},
         "w_exact": w1_exact(real_eval[: config.n_exact].numpy(), fake_eval[: config.n_exact].numpy()),
         "hist": hist,
         "hist_edges": edges,
-        "frac_at_bound": float((np.abs(weights["wgan"]) >= 0.99 * c).mean()),
+        "frac_at_bound": float((np.abs(weights["wgan-clip"]) >= 0.99 * c).mean()),
         "deep_layers": np.arange(1, config.deep_depth + 2),
         "deep_norms": deep_norms,
         "deep_spans": {label: float(v[0] / v[-1]) for label, v in deep_norms.items()},

@@ -1,12 +1,13 @@
 """Critics and discriminators trained to optimality on fixed samples, then read out.
 
-This is the measuring side of the toy page: a GAN discriminator ("gan"), a weight-clipped critic ("wgan",
+This is the measuring side of the toy page: a GAN discriminator ("gan"), a weight-clipped critic ("wgan-clip",
 WGAN paper, Algorithm 1) and a gradient-penalty critic ("wgan-gp", WGAN-GP paper, Algorithm 1) are trained
 to (near) optimality against fixed real and fake samples, then read out: the W estimate
 mean f(real) - mean f(fake), the JS estimate from the discriminator, and the gradient each hands back to
 the generator. The WGAN paper's Example 1 and Figure 2 are measured this way.
 
-Losses and estimates come from ``wgan.objectives``; all randomness goes through explicit seeds.
+Methods are named as in ``wgan.objectives.METHODS`` (an objective and a Lipschitz control each); losses,
+penalty, clipping and estimates come from ``wgan.objectives``. All randomness goes through explicit seeds.
 """
 
 from __future__ import annotations
@@ -18,16 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from wgan.objectives import (
-    OBJECTIVE_LABELS,
-    clip_weights_,
-    gan_discriminator_loss,
-    generator_loss,
-    gradient_penalty,
-    js_estimate,
-    w_estimate,
-    wgan_critic_loss,
-)
+from wgan import objectives
+from wgan.objectives import clip_weights_, critic_loss, generator_loss, gradient_penalty
 from wgan.toy.distributions import sample_parallel_lines
 from wgan.toy.exact import (
     gaussian_js,
@@ -40,8 +33,9 @@ from wgan.toy.exact import (
 )
 from wgan.toy.networks import EnsembleMLP
 
-METHODS: tuple[str, ...] = tuple(OBJECTIVE_LABELS)  # wgan.config.OBJECTIVES' names, GAN first as the page shows
-CRITICS: tuple[str, ...] = ("wgan", "wgan-gp")  # the two methods whose network is a critic f, not a D
+METHODS: tuple[str, ...] = tuple(objectives.METHODS)  # "gan", "wgan-clip", "wgan-gp": GAN first, as the page shows
+# the methods whose network is a critic f, not a discriminator D
+CRITICS: tuple[str, ...] = tuple(m for m, (objective, _) in objectives.METHODS.items() if objective == "wgan")
 
 
 @dataclass(frozen=True)
@@ -63,7 +57,7 @@ class FitConfig:
 
 
 def fit_critics(method: str, real: torch.Tensor, fake: torch.Tensor, config: FitConfig, seed: int = 0) -> EnsembleMLP:
-    """Train E discriminators ("gan"), clipped critics ("wgan") or penalty critics ("wgan-gp") at once.
+    """Train E discriminators ("gan"), clipped critics ("wgan-clip") or penalty critics ("wgan-gp") at once.
 
     real, fake: (E, n, d); member e trains on real[e] and fake[e] only. The GAN discriminator maximises
     mean log D(real) + mean log(1 - D(fake)); the critics maximise the W estimate
@@ -74,7 +68,8 @@ def fit_critics(method: str, real: torch.Tensor, fake: torch.Tensor, config: Fit
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
     n_models, n, dim = real.shape
-    clip = method == "wgan"
+    objective, lipschitz = objectives.METHODS[method]
+    clip = lipschitz == "clip"
     gen = torch.Generator().manual_seed(seed)
     net = EnsembleMLP(n_models, dim, 1, config.hidden, config.depth, config.activation, seed)
     if config.standardize:
@@ -99,8 +94,8 @@ def fit_critics(method: str, real: torch.Tensor, fake: torch.Tensor, config: Fit
             f = fake[members, torch.randint(0, n, (n_models, config.batch_size), generator=gen)]
         scores = net(torch.cat([r, f], dim=-2)).squeeze(-1)  # (E, 2 * batch)
         s_r, s_f = scores[:, : r.shape[1]], scores[:, r.shape[1] :]
-        loss = gan_discriminator_loss(s_r, s_f) if method == "gan" else wgan_critic_loss(s_r, s_f)  # (E,)
-        if method == "wgan-gp":
+        loss = critic_loss(s_r, s_f, objective)  # (E,)
+        if lipschitz == "gp":
             # ramping the weight up lets the critic find the sign of its slope first; a full-weight
             # penalty from step 0 can lock a critic into slope -1 (a W estimate of -W1)
             weight = config.gp_weight * min(1.0, step / warmup)
@@ -119,16 +114,10 @@ def fit_critic(method: str, real: torch.Tensor, fake: torch.Tensor, config: FitC
 
 
 @torch.no_grad()
-def measure_w(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> float:
-    """A critic's W estimate mean f(real) - mean f(fake) on samples (n, d)."""
-    return float(w_estimate(critic(real).squeeze(-1), critic(fake).squeeze(-1)))
-
-
-@torch.no_grad()
-def measure_js(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> float:
-    """A discriminator's JS estimate (nats) log 2 - L_D / 2 on samples (n, d) (GAN paper, Theorem 1)."""
-    loss = gan_discriminator_loss(discriminator(real).squeeze(-1), discriminator(fake).squeeze(-1))
-    return js_estimate(float(loss))
+def measure(net: nn.Module, real: torch.Tensor, fake: torch.Tensor, objective: str = "wgan") -> float:
+    """A trained network's estimate on samples (n, d): a critic's W estimate mean f(real) - mean f(fake)
+    ("wgan") or a discriminator's JS estimate log 2 - L_D / 2 in nats ("gan"; GAN paper, Theorem 1)."""
+    return float(objectives.estimate(net(real).squeeze(-1), net(fake).squeeze(-1), objective))
 
 
 def input_gradient(net: nn.Module, x: torch.Tensor, loss: str = "wgan") -> torch.Tensor:
@@ -177,8 +166,8 @@ def parallel_lines_estimates(
     disc = fit_critics("gan", real, fake, config, seed)
     critic = fit_critics("wgan-gp", real, fake, config, seed)
     with torch.no_grad():
-        js = js_estimate(gan_discriminator_loss(disc(real_eval).squeeze(-1), disc(fake_eval).squeeze(-1)))
-        w = w_estimate(critic(real_eval).squeeze(-1), critic(fake_eval).squeeze(-1))
+        js = objectives.estimate(disc(real_eval).squeeze(-1), disc(fake_eval).squeeze(-1), "gan")
+        w = objectives.estimate(critic(real_eval).squeeze(-1), critic(fake_eval).squeeze(-1), "wgan")
     exact = parallel_lines_divergences(np.asarray(thetas))
     return {
         "theta": np.asarray(thetas, dtype=np.float64),
@@ -212,13 +201,13 @@ def two_gaussians_experiment(
     Trains, on n samples of each, a GAN discriminator, a weight-clipped critic and a gradient-penalty
     critic to (near) optimality (``config``; full-batch steps), then reads out on fresh samples:
     - curves on the grid "x": both densities "p_real" and "p_fake", the trained "D"(x), the optimal
-      "D_star"(x), and "f" {"wgan", "wgan-gp"}: each critic's f(x), shifted so its mean over the real
+      "D_star"(x), and "f" {"wgan-clip", "wgan-gp"}: each critic's f(x), shifted so its mean over the real
       samples is 0 (only differences of f matter);
-    - "grad" {"minimax", "nonsaturating", "wgan", "wgan-gp"}: the generator's gradient d loss / dx at the
+    - "grad" {"minimax", "nonsaturating", "wgan-clip", "wgan-gp"}: the generator's gradient d loss / dx at the
       n_show samples "fake_shown", for the minimax loss log(1 - D), the non-saturating loss -log D and each
       critic's -f; "grad_at_mean" (same keys): its size at the fake mean, and "grad_at_mean_minimax_exact"
       through D*;
-    - "W1_exact" (closed form), "W1_sorted" (from sorted samples), "W" {"wgan", "wgan-gp"} (each critic's W
+    - "W1_exact" (closed form), "W1_sorted" (from sorted samples), "W" {"wgan-clip", "wgan-gp"} (each critic's W
       estimate), "K_clip" (the clipped critic's implied Lipschitz constant K = estimate / W1), "JS_exact"
       (quadrature) and "JS_estimate" (the discriminator's);
     - "ratio_minimax_to_critic": the minimax gradient at the fake mean over the penalty critic's.
@@ -245,7 +234,7 @@ def two_gaussians_experiment(
     grad_at_mean = {key: float(input_gradient(nets[m], at_mean, loss).abs()) for key, (m, loss) in losses.items()}
 
     w1 = gaussian_w1(mu_real, mu_fake, sigma)
-    w = {m: measure_w(nets[m], real_eval, fake_eval) for m in CRITICS}
+    w = {m: measure(nets[m], real_eval, fake_eval) for m in CRITICS}
     g_gp = grad_at_mean["wgan-gp"]
     return {
         "x": x_np,
@@ -261,8 +250,8 @@ def two_gaussians_experiment(
         "W1_exact": w1,
         "W1_sorted": w1_sorted(real_eval.numpy(), fake_eval.numpy()),
         "W": w,
-        "K_clip": w["wgan"] / w1 if w1 > 0 else math.nan,
+        "K_clip": w["wgan-clip"] / w1 if w1 > 0 else math.nan,
         "JS_exact": gaussian_js(mu_real, mu_fake, sigma),
-        "JS_estimate": measure_js(nets["gan"], real_eval, fake_eval),
+        "JS_estimate": measure(nets["gan"], real_eval, fake_eval, "gan"),
         "ratio_minimax_to_critic": grad_at_mean["minimax"] / g_gp if g_gp > 0 else math.nan,
     }

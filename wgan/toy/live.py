@@ -19,18 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from wgan.objectives import (
-    clip_weights_,
-    gan_discriminator_loss,
-    generator_loss,
-    gradient_penalty,
-    js_estimate,
-    w_estimate,
-    wgan_critic_loss,
-)
+from wgan import objectives
+from wgan.objectives import clip_weights_, critic_loss, generator_loss, gradient_penalty
 from wgan.toy.distributions import count_modes, plane_grid, sample_toy, toy_modes
 from wgan.toy.exact import w1_exact
-from wgan.toy.fitting import METHODS, input_gradient, measure_js, measure_w
+from wgan.toy.fitting import METHODS, input_gradient, measure
 from wgan.toy.networks import seeded_mlp
 
 
@@ -60,7 +53,7 @@ class ToyConfig:
 class MethodState:
     """One method's networks, optimisers, noise stream and record."""
 
-    method: str  # "gan", "wgan" or "wgan-gp"
+    method: str  # "gan", "wgan-clip" or "wgan-gp" (wgan.objectives.METHODS)
     generator: nn.Sequential
     critic: nn.Sequential  # the GAN's discriminator outputs a logit
     opt_g: torch.optim.Optimizer
@@ -87,12 +80,13 @@ class ToyRun:
 
 
 def _optimizers(method: str, g: nn.Module, c: nn.Module, config: ToyConfig) -> tuple:
-    if method == "wgan":
+    objective, lipschitz = objectives.METHODS[method]
+    if lipschitz == "clip":
         return (
             torch.optim.RMSprop(g.parameters(), lr=config.lr_clip, foreach=True),
             torch.optim.RMSprop(c.parameters(), lr=config.lr_clip, foreach=True),
         )
-    lr = config.lr_gan if method == "gan" else config.lr_gp
+    lr = config.lr_gan if objective == "gan" else config.lr_gp
     return (
         torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.9), fused=True),
         torch.optim.Adam(c.parameters(), lr=lr, betas=(0.5, 0.9), fused=True),
@@ -100,7 +94,8 @@ def _optimizers(method: str, g: nn.Module, c: nn.Module, config: ToyConfig) -> t
 
 
 def _generator_loss_kind(method: str, config: ToyConfig) -> str:
-    return config.gan_loss if method == "gan" else "wgan"
+    objective, _ = objectives.METHODS[method]
+    return config.gan_loss if objective == "gan" else objectives.DEFAULT_GENERATOR_LOSS[objective]
 
 
 def init_toy_run(dataset: str, seed: int = 0, config: ToyConfig | None = None) -> ToyRun:
@@ -113,7 +108,7 @@ def init_toy_run(dataset: str, seed: int = 0, config: ToyConfig | None = None) -
     for method in METHODS:
         g = seeded_mlp(seed, config.z_dim, 2, config.hidden, config.depth)
         c = seeded_mlp(seed + 1, 2, 1, config.hidden, config.depth)
-        if method == "wgan":
+        if objectives.METHODS[method][1] == "clip":
             clip_weights_(c.parameters(), config.clip_value)
         opt_g, opt_c = _optimizers(method, g, c, config)
         methods[method] = MethodState(method, g, c, opt_g, opt_c, torch.Generator().manual_seed(seed + 2))
@@ -127,18 +122,15 @@ def _critic_update(state: MethodState, real: torch.Tensor, fake: torch.Tensor, c
     """One critic/discriminator update; returns its W estimate (critics) or JS estimate (GAN)."""
     scores = state.critic(torch.cat([real, fake])).squeeze(1)
     s_real, s_fake = scores[: len(real)], scores[len(real) :]
-    if state.method == "gan":
-        loss = gan_discriminator_loss(s_real, s_fake)
-        estimate = js_estimate(loss.detach())
-    else:
-        loss = wgan_critic_loss(s_real, s_fake)
-        estimate = w_estimate(s_real, s_fake).detach()
-        if state.method == "wgan-gp":
-            loss = loss + config.gp_weight * gradient_penalty(state.critic, real, fake, state.rng)
+    objective, lipschitz = objectives.METHODS[state.method]
+    loss = critic_loss(s_real, s_fake, objective)
+    estimate = objectives.estimate(s_real.detach(), s_fake.detach(), objective)
+    if lipschitz == "gp":
+        loss = loss + config.gp_weight * gradient_penalty(state.critic, real, fake, state.rng)
     state.opt_c.zero_grad(set_to_none=True)
     loss.backward()
     state.opt_c.step()
-    if state.method == "wgan":
+    if lipschitz == "clip":
         clip_weights_(state.critic.parameters(), config.clip_value)
     return float(estimate)
 
@@ -228,14 +220,15 @@ def toy_snapshot(
     }
     rates = steps_per_second(run)
     for method, state in run.methods.items():
+        objective, _ = objectives.METHODS[method]
         with torch.no_grad():
             fake = state.generator(run.eval_z)
             field_values = state.critic(grid).squeeze(1)
-            if method == "gan":
+            if objective == "gan":
                 field_values = torch.sigmoid(field_values)
         arrows = fake[:n_arrows]
         push = -input_gradient(state.critic, arrows, _generator_loss_kind(method, run.config))
-        estimate = measure_js(state.critic, real, fake) if method == "gan" else measure_w(state.critic, real, fake)
+        estimate = measure(state.critic, real, fake, objective)
         fake_np = fake.numpy().copy()
         covered, counts = count_modes(fake_np, spec.centres, spec.radius)
         out[method] = {

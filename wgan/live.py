@@ -1,8 +1,8 @@
 """A training run as the Training page drives it: short timed ticks, an optional GAN baseline in lockstep,
 sample snapshots from the fixed noise and held-out checks, all plain data a UI can draw.
 
-Nothing here knows about Streamlit: the page keeps a `LiveRun` in its session state and calls `tick()`
-from a fragment a few times a second; tests call the same functions directly.
+Nothing here knows about Streamlit: the page's `wgan.controller.RunController` holds a `LiveRun` and trains
+it from a fragment (`train_for`, a few seconds at a time); tests call the same functions directly.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import streamlit as st
 import ui.train
 from ui.navigation import leave_pages_folder_mode
 from ui.quality import render_quality_section
+from wgan import live
 from wgan.checkpoint import CheckpointError
 from wgan.config import PRESETS, ConfigError, TrainConfig, apply_overrides, preset_label
 from wgan.controller import (
@@ -29,17 +30,7 @@ from wgan.controller import (
 from wgan.data import DataUnavailableError
 from wgan.device import describe_device, pick_device_or_best, tune_cpu_allocator
 from wgan.hosting import Hosting
-from wgan.live import (
-    DEFAULT_SNAPSHOT_EVERY,
-    DEFAULT_TARGET_EPOCHS,
-    HOLDOUT_EVERY_SNAPSHOTS,
-    LiveRun,
-    default_run_name,
-    load_training_data,
-    page_defaults,
-    resume_run,
-    start_run,
-)
+from wgan.live import LiveRun
 from wgan.paths import DATA_ROOT, RUNS_DIR
 from wgan.sampling import grid, png_bytes
 from wgan.storage import FolderRuns, SessionRuns, StorageFull, read_checkpoint_bytes, runs_store
@@ -68,7 +59,7 @@ def registry() -> RunRegistry:
 @st.cache_resource(max_entries=4, show_spinner="Loading images...")
 def cached_images(dataset: str, root: str, split: str):
     """The dataset's images, shared read-only by every session (runs index into them, never copy them)."""
-    return load_training_data(dataset, root, split)
+    return live.load_training_data(dataset, root, split)
 
 
 # --- this session ----------------------------------------------------------------------------------------
@@ -129,19 +120,19 @@ def settings_form() -> tuple[TrainConfig | None, dict]:
         "same initial weights, same real batches in the same order, same noise.",
     )
     target_epochs = right.number_input(
-        "Epochs to train", 0.1, 1000.0, DEFAULT_TARGET_EPOCHS, step=1.0, key="train.epochs"
+        "Epochs to train", 0.1, 1000.0, live.DEFAULT_TARGET_EPOCHS, step=1.0, key="train.epochs"
     )
     snapshot_every = right.number_input(
         "Snapshot every N generator iterations",
         1,
         100_000,
-        DEFAULT_SNAPSHOT_EVERY,
+        live.DEFAULT_SNAPSHOT_EVERY,
         key="train.snapshot_every",
         help="Sample grids from the fixed noise (for the scrubber) are taken this often, the held-out check "
-        f"every {HOLDOUT_EVERY_SNAPSHOTS} snapshots.",
+        f"every {live.HOLDOUT_EVERY_SNAPSHOTS} snapshots.",
     )
     base = PRESETS[preset_name]
-    suggested = page_defaults(base, device())
+    suggested = live.page_defaults(base, device())
     if suggested:
         st.info(ui.train.defaults_note(base, suggested))
     values = {}
@@ -174,7 +165,8 @@ def begin(config: TrainConfig, options: dict) -> None:
     """Load the data (falling back to the offline digits) and start a fresh run."""
     try:
         with st.spinner("Building the models..."):
-            run = start_run(config, data_root(), device(), limits=controller().limits, images=cached_images, **options)
+            limits = controller().limits
+            run = live.start_run(config, data_root(), device(), limits=limits, images=cached_images, **options)
     except DataUnavailableError as error:
         st.session_state["train.error"] = str(error)
         return
@@ -283,7 +275,7 @@ def live_panel() -> None:
 
     if not current.train(seconds, write_status):
         st.caption("Other runs are using every training slot on this server; this one waits its turn.")
-    if not current.training:
+    elif current.stopped:
         st.rerun()  # the whole page, so the timer stops, the buttons say Resume and the last state is drawn
 
 
@@ -296,7 +288,7 @@ def save_section(run: LiveRun) -> None:
     st.caption(f"Saved runs are {runs.describe()}.")
     left, right = st.columns(2)
     with left:
-        name = st.text_input("Run name", value=default_run_name(run.state.config), key="train.save_name")
+        name = st.text_input("Run name", value=live.default_run_name(run.state.config), key="train.save_name")
         if st.button("Save", key="train.save"):
             save(name)
         saved = st.session_state.get("train.saved")
@@ -333,7 +325,7 @@ def load_section(replace_current: bool = False) -> None:
         try:
             # Read through the one safe loader (torch.load weights_only=True: tensors and primitives only).
             checkpoint = read_checkpoint_bytes(upload.getvalue(), upload.name) if upload else runs.load(choice)
-            run = resume_run(checkpoint, data_root(), device(), limits=controller().limits, images=cached_images)
+            run = live.resume_run(checkpoint, data_root(), device(), limits=controller().limits, images=cached_images)
         except (CheckpointError, DataUnavailableError) as error:
             st.error(str(error))
             return
@@ -390,10 +382,10 @@ else:
         retry = st.columns([1, 1, 3])
         button(retry[0], "Resume as it is", "retry")
         button(retry[1], "Resume with half the learning rates", "retry", 0.5, key="train.retry_half")
-    elif current.status in (RunStatus.FINISHED, RunStatus.CAPPED):
+    elif current.stopped:
         st.info(f"This run {run.stop_reason}. Save or download it, or Reset for a new one.")
         if current.can("extend"):
-            button(st, f"Train {DEFAULT_TARGET_EPOCHS:g} more epochs", "extend", type="primary")
+            button(st, f"Train {live.DEFAULT_TARGET_EPOCHS:g} more epochs", "extend", type="primary")
     with st.expander("This run's hyperparameters"):
         st.json(run.state.config.to_dict(), expanded=False)
     st.fragment(live_panel, run_every=RERUN_EVERY if current.training else None)()

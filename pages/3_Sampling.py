@@ -279,15 +279,8 @@ def explorer_section(path: Path, generator: torch.nn.Module, z_dim: int, seed: i
         dim, max(-RAW_LIMIT, min(RAW_LIMIT, round(float(base_z[dim]), 2)))
     )
     widgets = st.session_state  # the callbacks change widget values through wgan.share
-    raw[1].slider(
-        f"z[{dim}]",
-        -RAW_LIMIT,
-        RAW_LIMIT,
-        step=0.01,
-        key="sample.raw_value",
-        on_change=share.pin_raw_value,
-        args=(widgets,),
-    )
+    pin = {"on_change": share.pin_raw_value, "args": (widgets,)}
+    raw[1].slider(f"z[{dim}]", -RAW_LIMIT, RAW_LIMIT, step=0.01, key="sample.raw_value", **pin)
     buttons = st.columns(2)
     buttons[0].button(
         f"Randomise z[{dim}]", on_click=share.randomise_dimension, args=(widgets, seed, index), key="sample.randomise"

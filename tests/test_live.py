@@ -285,6 +285,7 @@ def test_a_run_that_stops_by_itself_names_why(small_data):
     while finished.training:
         finished.train(0.0, lambda: None)
     assert finished.status is RunStatus.FINISHED and finished.can("extend") and not finished.can("resume")
+    assert finished.stopped and not RunController().stopped
     assert finished.run.running_since is None  # the whole-run clock stopped with it
     finished.extend()
     assert finished.training and not finished.run.done

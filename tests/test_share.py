@@ -126,7 +126,9 @@ def test_explorer_buttons_change_the_widgets():
     share.pin_raw_value(widgets)
     share.randomise_dimension(widgets, 0, 0)
     assert widgets["sample.draws"] == 1 and abs(widgets["sample.overrides"][3]) <= share.RAW_LIMIT
+    widgets["sample.raw_dim"] = 30
     assert share.fit_to_z_dim(widgets, 20) == [99] and 99 not in widgets["sample.overrides"]
+    assert widgets["sample.raw_dim"] == 0 and 3 in widgets["sample.overrides"]
     share.use_explored(widgets, "end", 7, 8)
     assert (widgets["sample.end_seed"], widgets["sample.end_index"]) == (7, 8)
     share.reset_edits(widgets)

@@ -159,6 +159,11 @@ class RunController:
     def training(self) -> bool:
         return self.status is RunStatus.TRAINING
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped by itself (its target, a cap or a divergence), not by the visitor."""
+        return self.status in STOPPED
+
     def can(self, action: str) -> bool:
         """Whether `action` (a transition's name) is legal now: the page disables the buttons that are not."""
         return self.status in LEGAL[action]

@@ -6,8 +6,10 @@ The Training page keeps a `RunController` in its session; each button's callback
 paused for too long. No Streamlit here: tests drive the same methods directly.
 
     IDLE --start--> TRAINING --pause--> PAUSED --resume--> TRAINING
-    TRAINING --train/step--> FINISHED (its target epochs; extend trains on), CAPPED (a host's cap),
-                             DIVERGED (NaN or inf: the chunk was rolled back; retry trains on)
+    TRAINING, PAUSED, DIVERGED --step--> PAUSED (one generator iteration)
+    TRAINING (train) or PAUSED (step) --> FINISHED (its target epochs) --extend--> TRAINING
+                                      --> CAPPED (a host's cap: no way on but Reset or Load)
+                                      --> DIVERGED (NaN or inf, the chunk rolled back) --retry--> TRAINING
     PAUSED, FINISHED, CAPPED, DIVERGED --release--> RELEASED --start--> TRAINING
     any --reset--> IDLE; any --load--> PAUSED (or the stop the loaded run is already at)
 """

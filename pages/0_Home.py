@@ -8,7 +8,6 @@ Reads no query parameters.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import streamlit as st
@@ -16,15 +15,13 @@ import torch
 
 import ui.home
 from ui.navigation import PAGES, PAGES_DIR, leave_pages_folder_mode
-from wgan.checkpoint import CheckpointError, ForeignFileError, find_checkpoints, load_checkpoint
+from wgan import catalog
 from wgan.device import describe_device, pick_device
 from wgan.figure3 import Figure3Error, Figure3Missing, load_figure3
 from wgan.hosting import Hosting
 from wgan.objectives import LOG2
-from wgan.paths import FIGURE3_FILE, SHIPPED_DIR
+from wgan.paths import FIGURE3_FILE
 
-# The checkpoint table reads this folder (tests point it elsewhere, as on the Sampling page).
-FOLDER = Path(os.environ.get("WGAN_CHECKPOINT_DIR", SHIPPED_DIR))
 PAGE_BLURBS = {
     "1_Train.py": "train the seed's WGAN live, beside a GAN on the same seed; pause, scrub, save, resume",
     "2_Toy_distributions.py": "JS versus Wasserstein on toy distributions: which one gives the generator a gradient",
@@ -160,36 +157,9 @@ for page in ("1_Train.py", "2_Toy_distributions.py", "3_Sampling.py"):
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def checkpoint_summary(path: str, modified: float) -> dict:
-    """One row about a checkpoint file; `modified` keys the cache so a rewritten file is read again."""
-    try:
-        checkpoint = load_checkpoint(path)
-    except ForeignFileError:
-        return {}  # another tool's file in the folder (e.g. the quality page's classifier): not listed
-    except CheckpointError as error:
-        return {"file": Path(path).name, "FID-MNIST": None, "iteration": None, "kind": "unreadable", "note": str(error)}
-    kind = "full run (resumable)" if checkpoint.full else "generator only (sampling)"
-    note = checkpoint.card.get("data", "") or checkpoint.config.dataset
-    fid = checkpoint.card.get("fid_mnist")  # written by `python -m wgan eval --write-card`
-    return {
-        "file": Path(path).name,  # FID-MNIST next to the name: the right column is narrow
-        "FID-MNIST": round(float(fid), 1) if isinstance(fid, int | float) else None,
-        "iteration": checkpoint.iteration,
-        "kind": kind,
-        "note": f"{checkpoint.config.preset}, {checkpoint.config.arch} architecture, {note}",
-    }
-
-
-def listed_checkpoints(folder: Path, hosted: bool) -> list[Path]:
-    """The checkpoint files the table shows: hosted, only the shipped ones (runs/ holds other visitors' files)."""
-    return [path for path in find_checkpoints(folder) if not hosted or path.parent == folder]
-
-
-def modified(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:  # removed since the folder was listed: load_checkpoint then says so in one line
-        return -1.0
+def checkpoint_entry(path: str, mtime_ns: int) -> catalog.Entry:
+    """One file read once; `mtime_ns` keys the cache so a rewritten file is read again."""
+    return catalog.read_entry(path)
 
 
 st.header("What this runs on")
@@ -200,7 +170,8 @@ left.markdown(
     f"- Device: **{describe_device(device)}**\n- PyTorch {torch.__version__}, Streamlit {st.__version__}\n"
     f"- {hosting.describe()}"
 )
-rows = [checkpoint_summary(str(path), modified(path)) for path in listed_checkpoints(FOLDER, hosting.hosted)]
+paths = catalog.listed(catalog.checkpoint_folder(), hosting.hosted)
+rows = [catalog.table_row(checkpoint_entry(str(path), catalog.modified_ns(path))) for path in paths]
 rows = [row for row in rows if row]
 if rows:
     right.markdown(

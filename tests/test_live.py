@@ -1,4 +1,5 @@
-"""wgan.live: the Training page's run driver, tested without Streamlit on tiny test-written MNIST files."""
+"""wgan.live and wgan.controller: the Training page's run driver and its status, tested without Streamlit
+on tiny test-written MNIST files."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import pytest
 import torch
 
 from wgan import live
-from wgan.config import preset
+from wgan.config import PRESETS, preset, preset_label
+from wgan.controller import IllegalTransition, RunController, RunRegistry, RunStatus, changed_fields, settings
 from wgan.data import DataUnavailableError, load_images
+from wgan.hosting import Hosting, trainer_slots
 from wgan.live import LiveRun, baseline_config, start_run, thin
 from wgan.smoothing import centred_median
+from wgan.storage import FolderRuns
 
 
 @pytest.fixture(scope="module")
@@ -232,18 +236,126 @@ def test_whole_run_rate_counts_wall_time_between_ticks(small_data, monkeypatch):
 def test_the_registry_releases_only_runs_paused_for_too_long(small_data, monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
-    registry = live.RunRegistry()
-    idle, busy, kept = live.RunSlot(), live.RunSlot(running=True), live.RunSlot()
-    for slot in (idle, busy, kept):
-        slot.run = begin(small_config(), small_data)
-        registry.register(slot)
+    registry = RunRegistry()
+    idle, busy, kept = RunController(), RunController(), RunController()
+    for controller in (idle, busy, kept):
+        controller.start(begin(small_config(), small_data))
+        registry.register(controller)
+    idle.pause()
+    kept.pause()
     clock[0] = 100.0
     kept.run.touch()  # used a moment ago
     clock[0] = 130.0
     assert registry.sweep(idle_seconds=60.0) == 1
     assert idle.run is None and "released after 1 minutes paused" in idle.released_note
+    assert idle.status is RunStatus.RELEASED and busy.training and kept.status is RunStatus.PAUSED
     assert busy.run is not None and kept.run is not None and len(registry) == 2
     assert registry.sweep(idle_seconds=0.0) == 0  # 0 = never
+    idle.start(begin(small_config(), small_data))  # a released visitor starts afresh
+    assert idle.training and idle.released_note is None
+
+
+def test_the_controller_moves_only_along_legal_transitions(small_data):
+    controller = RunController()
+    assert controller.status is RunStatus.IDLE and not controller.can("pause") and controller.can("start")
+    arguments = {"train": (0.0, lambda: None), "release": ("note",)}
+    for action in ("pause", "resume", "retry", "extend", "step", "train", "release"):
+        with pytest.raises(IllegalTransition, match=f"cannot {action} a run that is idle"):
+            getattr(controller, action)(*arguments.get(action, ()))
+    run = begin(small_config(), small_data, target_epochs=1000)
+    controller.start(run)
+    assert controller.training and run.running_since is not None
+    with pytest.raises(IllegalTransition):
+        controller.start(run)  # one run at a time: Reset or Load replaces it
+    with pytest.raises(IllegalTransition):
+        controller.resume()
+    controller.pause()
+    assert controller.status is RunStatus.PAUSED and run.running_since is None and not controller.can("extend")
+    controller.step()
+    assert controller.status is RunStatus.PAUSED and run.iteration == 1
+    controller.resume()
+    assert controller.train(0.05, lambda: None) and controller.training and run.iteration > 1
+    controller.reset()
+    assert controller.status is RunStatus.IDLE and controller.run is None
+
+
+def test_a_run_that_stops_by_itself_names_why(small_data):
+    finished = RunController()
+    finished.start(begin(small_config(), small_data, target_epochs=0.05))
+    while finished.training:
+        finished.train(0.0, lambda: None)
+    assert finished.status is RunStatus.FINISHED and finished.can("extend") and not finished.can("resume")
+    assert finished.stopped and not RunController().stopped
+    assert finished.run.running_since is None  # the whole-run clock stopped with it
+    finished.extend()
+    assert finished.training and not finished.run.done
+
+    capped = RunController(Hosting(max_run_iterations=2))
+    capped.start(begin(small_config(), small_data, limits=capped.limits))
+    capped.pause()
+    capped.step()
+    assert capped.status is RunStatus.PAUSED
+    capped.step()  # the cap reached by a Step
+    assert capped.status is RunStatus.CAPPED and not capped.can("extend") and not capped.can("step")
+
+    diverged = RunController()
+    diverged.start(begin(small_config(), small_data))
+    live.scale_learning_rates(diverged.run.state, 1e30)
+    diverged.run.state.config = replace(diverged.run.state.config, clip_value=0.0)
+    diverged.train(1.0, lambda: None)
+    assert diverged.status is RunStatus.DIVERGED and not diverged.can("resume") and diverged.can("retry")
+    diverged.retry(lr_scale=1e-30)
+    assert diverged.training and diverged.run.problem is None
+
+
+def test_a_loaded_run_replaces_the_current_one_paused(small_data):
+    controller = RunController()
+    controller.start(begin(small_config(), small_data))
+    loaded = begin(small_config(), small_data)
+    controller.load(loaded)
+    assert controller.run is loaded and controller.status is RunStatus.PAUSED
+    done = begin(small_config(), small_data, target_epochs=0.0)
+    controller.load(done)  # already at its target: loaded as stopped, so Resume stays off
+    assert controller.status is RunStatus.FINISHED
+
+
+def test_a_run_waits_while_every_trainer_slot_is_taken(small_data):
+    controller = RunController(Hosting(max_trainers=1))
+    controller.start(begin(small_config(), small_data, target_epochs=1000))
+    slots = trainer_slots(1)
+    assert slots.acquire(blocking=False)  # another visitor's run trains
+    try:
+        assert not controller.train(0.01, lambda: None) and controller.run.iteration == 0
+    finally:
+        slots.release()
+    assert controller.train(0.01, lambda: None) and controller.run.iteration > 0
+
+
+def test_saving_writes_the_run_and_its_baseline(small_data, tmp_path):
+    controller = RunController()
+    controller.start(begin(small_config(), small_data, compare=True))
+    runs = FolderRuns(tmp_path)
+    assert controller.save(runs, "my run", "tests") == "my-run"
+    assert runs.names() == ["my-run", "my-run-gan-baseline"]
+    assert runs.load("my-run").card["made_by"] == "tests"
+
+
+def test_the_settings_form_model():
+    base = preset("gp")
+    fields = {setting.name: setting for setting in settings(base, {"batch_size": 32})}
+    assert "preset" not in fields and "dataset" not in fields
+    assert fields["batch_size"].start == 32 and fields["batch_size"].default == base.batch_size
+    assert fields["optimizer"].choices and fields["gp_weight"].choices is None
+    assert fields["lr_critic"].text == "0.0001"
+    # Text that reads as the preset's number is no change; other values are, as key=value strings.
+    assert changed_fields(base, {"lr_critic": "1e-4", "n_critic": "5", "batch_size": "32"}) == ["batch_size=32"]
+    assert changed_fields(base, {"optimizer": "rmsprop", "critic_batch_norm": False}) == ["optimizer=rmsprop"]
+
+
+def test_every_preset_has_a_label_of_its_own():
+    labels = [preset_label(name) for name in PRESETS]
+    assert all(label.startswith(f"{name}: ") for name, label in zip(PRESETS, labels, strict=True))
+    assert len(set(labels)) == len(labels) and preset_label("nonexistent") == "nonexistent"
 
 
 def test_a_resumed_run_that_falls_back_to_the_offline_digits_says_so_in_its_config(small_data, tmp_path):

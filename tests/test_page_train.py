@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from wgan.checkpoint import load_checkpoint, save_checkpoint
 from wgan.config import preset
+from wgan.controller import RunStatus
 from wgan.data import load_images
 from wgan.train import init_state, train_chunk
 
@@ -49,7 +50,7 @@ def page(mnist_root: Path, tmp_path: Path, *, home_first: bool = False, **env: s
 
 
 def current_run(at: AppTest):
-    return at.session_state["train.slot"].run
+    return at.session_state["train.controller"].run
 
 
 def test_train_pause_step_survive_a_page_switch_and_save(mnist_root, tmp_path):
@@ -142,16 +143,16 @@ def test_a_run_stops_by_itself_at_its_target(mnist_root, tmp_path):
     at.number_input(key="train.epochs").set_value(0.1).run()
     at.button(key="train.start").click().run()
     for _ in range(40):
-        if not at.session_state["train.slot"].running:
+        if not at.session_state["train.controller"].training:
             break
         at.run()
-    assert not at.session_state["train.slot"].running and current_run(at).done
+    assert at.session_state["train.controller"].status is RunStatus.FINISHED and current_run(at).done
     assert any("target of 0.1 epochs" in str(i.value) for i in at.info)
     assert at.button(key="train.resume").disabled
     run = current_run(at)
     stopped_at = run.iteration
     at.button(key="train.extend").click().run()  # "Train 30 more epochs": the same run goes on
-    assert at.session_state["train.slot"].running and run.iteration > stopped_at and not run.done
+    assert at.session_state["train.controller"].training and run.iteration > stopped_at and not run.done
     assert run.target_epochs == math.ceil(0.1) + 30
 
 
@@ -171,8 +172,9 @@ def test_divergence_pauses_keeps_the_last_finite_state_and_resumes(mnist_root, t
     at.button(key="train.start").click().run()
     for _ in range(5):
         at.run()
-    run, slot = current_run(at), at.session_state["train.slot"]
-    assert not at.exception and run.problem and "diverged" in run.problem and not slot.running
+    run, controller = current_run(at), at.session_state["train.controller"]
+    assert not at.exception and run.problem and "diverged" in run.problem
+    assert controller.status is RunStatus.DIVERGED
     assert any("diverged" in str(e.value) and "lower the learning rates" in str(e.value) for e in at.error)
     assert run.iteration == 3  # iterations 0-2 were fine; the fourth was undone
     assert all(torch.isfinite(p).all() for p in run.state.generator.parameters())
@@ -180,7 +182,7 @@ def test_divergence_pauses_keeps_the_last_finite_state_and_resumes(mnist_root, t
     lr = run.state.config.lr_critic
     at.button(key="train.retry_half").click().run()
     at.run()
-    assert run.state.config.lr_critic == pytest.approx(lr / 2) and run.problem is None and slot.running
+    assert run.state.config.lr_critic == pytest.approx(lr / 2) and run.problem is None and controller.training
     assert run.iteration > 3  # trains on from the kept state
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from wgan import share
 from wgan.share import KEYS, N_DIRECTIONS, PageState, decode, encode
 
 NAMES = ["gan.pt", "wgan-gp.pt", "runs/mine.pt"]
@@ -104,3 +105,32 @@ def test_no_checkpoints_and_odd_types_never_raise():
     state, warnings = decode({"ckpt": "x.pt", "seed": None, 3: "x"}, [])  # type: ignore[dict-item]
     assert state.checkpoint == "" and len(warnings) == 3
     assert state.overrides_dict() == {}
+
+
+def test_widgets_start_from_a_link_and_give_the_same_state_back():
+    widgets: dict = {}
+    warnings = share.restore_widgets(widgets, encode(EDITED), NAMES)
+    assert warnings == [] and widgets["sample.seed"] == EDITED.seed and widgets["sample.dir1"] == -4.9
+    assert share.state_from_widgets(widgets, widgets["sample.checkpoint"]) == EDITED
+    # Later runs keep the widgets' own values; a bad link warns once, on the first visit only.
+    widgets["sample.seed"] = 5
+    assert share.restore_widgets(widgets, {"seed": "nonsense"}, NAMES) == [] and widgets["sample.seed"] == 5
+    fresh: dict = {}
+    assert share.restore_widgets(fresh, {"seed": "nonsense"}, NAMES) and fresh["sample.checkpoint"] == NAMES[0]
+
+
+def test_explorer_buttons_change_the_widgets():
+    widgets: dict = {}
+    share.restore_widgets(widgets, encode(EDITED), NAMES)
+    widgets["sample.raw_dim"], widgets["sample.raw_value"] = 3, 1.5
+    share.pin_raw_value(widgets)
+    share.randomise_dimension(widgets, 0, 0)
+    assert widgets["sample.draws"] == 1 and abs(widgets["sample.overrides"][3]) <= share.RAW_LIMIT
+    widgets["sample.raw_dim"] = 30
+    assert share.fit_to_z_dim(widgets, 20) == [99] and 99 not in widgets["sample.overrides"]
+    assert widgets["sample.raw_dim"] == 0 and 3 in widgets["sample.overrides"]
+    share.use_explored(widgets, "end", 7, 8)
+    assert (widgets["sample.end_seed"], widgets["sample.end_index"]) == (7, 8)
+    share.reset_edits(widgets)
+    assert widgets["sample.overrides"] == {} and widgets["sample.dir1"] == 0.0
+    assert share.state_from_widgets(widgets, "gan.pt").amounts == (0.0,) * N_DIRECTIONS

@@ -30,9 +30,22 @@ def test_page_figure_modules_do_not_use_streamlit(module):
     assert "streamlit" not in imported_packages(UI / f"{module}.py")
 
 
-@pytest.mark.parametrize("page", ["pages/0_Home.py", "pages/2_Toy_distributions.py", "pages/3_Sampling.py"])
+PAGE_FILES = sorted(path.relative_to(UI.parent).as_posix() for path in PAGES_DIR.glob("*.py")) + ["app.py"]
+
+
+def test_the_layering_checks_cover_every_page():
+    assert len(PAGE_FILES) == len(PAGES) + 1 and "pages/1_Train.py" in PAGE_FILES
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
 def test_pages_build_no_plotly_figures_themselves(page):
     assert "plotly" not in imported_packages(UI.parent / page)
+
+
+@pytest.mark.parametrize("page", PAGE_FILES)
+def test_pages_stay_thin(page):
+    # widgets -> calls into wgan/ -> charts from ui/: anything longer has logic that belongs in the library
+    assert len((UI.parent / page).read_text().splitlines()) <= 400
 
 
 def test_home_figures():
@@ -46,6 +59,17 @@ def test_home_figures():
     run = {"curve": "js_estimate", "history": {"iteration": [1, 2], "js_estimate": [0.6, None]}, "points": {}}
     figure3 = ui.home.figure3_figure(run, "GAN baseline", window=3)
     assert figure3.layout.title.text == "GAN baseline" and np.isnan(figure3.data[0].y[1])
+
+
+def test_tile_crops_follow_the_grid_geometry():
+    from wgan.sampling import grid
+
+    images = np.random.default_rng(0).integers(1, 256, (64, 28, 28)).astype(np.uint8)
+    picture = grid(images, columns=8)
+    for index in (0, 9, 63):
+        assert np.array_equal(picture[ui.sampling.tile_slices(index, 8)], images[index])
+    corner = picture[ui.sampling.corner_slices(4, 4)]
+    assert np.array_equal(corner, grid(images.reshape(8, 8, 28, 28)[:4, :4].reshape(16, 28, 28), columns=4))
 
 
 def test_sampling_figures():

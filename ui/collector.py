@@ -2,11 +2,11 @@
 
 Streamlit runs a full collection (`gc.collect(2)`, its `runner.postScriptGC` option) after every script and
 fragment run, so that cyclic garbage does not pile up between visitors. With Streamlit, torch and plotly
-loaded, a full collection walks about 250,000 objects that are never garbage (functions, classes, plotly's
-validators): 60 ms on an idle core, about 150 ms in a server that is training. The Training page reruns its
-fragment every few seconds, so before this about 5% of a run's wall time went to that walk (benchmarks/
-page_run.py). Freezing moves the objects alive now into the collector's permanent generation, which
-collections skip; reference counting still frees them as usual.
+loaded, a full collection walks a quarter of a million objects that are never garbage (functions, classes,
+plotly's validators), and the Training page reruns its fragment every few seconds, so that walk takes a
+visible share of a run's wall time (benchmarks/page_run.py measures it). Freezing moves the objects alive
+now into the collector's permanent generation, which collections skip; reference counting still frees them
+as usual.
 """
 
 from __future__ import annotations

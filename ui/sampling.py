@@ -1,4 +1,5 @@
-"""The Sampling page's figures: plain plotly, data in, `go.Figure` out (no Streamlit here)."""
+"""The Sampling page's figures: plain plotly, data in, `go.Figure` out (no Streamlit here); and where each
+tile sits in a grid picture (wgan.sampling.grid's geometry), for the figures and the page's crops."""
 
 from __future__ import annotations
 
@@ -6,8 +7,24 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
+TILE, PADDING = 28, 2  # wgan.sampling.grid's defaults: 28x28 digits, 2 pixels between and around them
 
-def clickable_grid(uri: str, size: int, columns: int, count: int, tile: int = 28, padding: int = 2) -> go.Figure:
+
+def tile_slices(index: int, columns: int, tile: int = TILE, padding: int = PADDING) -> tuple[slice, slice]:
+    """(rows, columns) of tile `index` (row-major, `columns` per row) inside a grid picture."""
+    top = padding + (index // columns) * (tile + padding)
+    left = padding + (index % columns) * (tile + padding)
+    return slice(top, top + tile), slice(left, left + tile)
+
+
+def corner_slices(rows: int, columns: int, tile: int = TILE, padding: int = PADDING) -> tuple[slice, slice]:
+    """The top-left `rows` x `columns` tiles of a grid picture with their padding: a smaller grid picture."""
+    return slice(0, rows * (tile + padding) + padding), slice(0, columns * (tile + padding) + padding)
+
+
+def clickable_grid(
+    uri: str, size: int, columns: int, count: int, tile: int = TILE, padding: int = PADDING
+) -> go.Figure:
     """The grid picture (a PNG data URI, `size` pixels square) with one invisible square marker per tile.
 
     st.image has no click events, and plotly selections do not work on image or heatmap traces

@@ -1,15 +1,30 @@
-"""The Training page's charts: plotly figures from a run's history, no Streamlit inside."""
+"""The Training page's charts (plotly figures from a run's history) and the words beside them, no Streamlit inside."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import plotly.graph_objects as go
 
+from wgan.config import TrainConfig
 from wgan.live import LiveRun, thin
+from wgan.objectives import LOG2
 from wgan.smoothing import centred_median
 
 MAX_CHART_POINTS = 600  # per trace: long runs are strided, so the browser redraws each tick quickly
+# What each chart means, in the caption under it.
+CHART_NOTES = {
+    "w": "The W estimate approximates the Wasserstein distance (up to the critic's Lipschitz constant): it should "
+    "be positive and fall as the samples improve. The critic loss is its negative.",
+    "js": "The GAN's discriminator-based JS estimate sits near log 2 whatever the samples look like: it says "
+    "nothing about quality (WGAN paper, Figure 4).",
+    "holdout": "Held-out images are never shown to the critic. A growing gap between the two curves means the "
+    "critic memorises its training images (WGAN-GP, section 5).",
+    "generator": "Shifting the critic by a constant shifts the generator loss too, so its level means nothing for "
+    "a WGAN; watch the W estimate instead.",
+    "quality": "Evaluates 1,000 samples every 100 iterations: about a second each on a CPU.",
+}
 
 
 def _line(fig: go.Figure, x, y, name: str, **style) -> None:
@@ -49,6 +64,19 @@ def smoothed_figure(
     return _layout(fig, title, name.replace("_", " "), marker)
 
 
+def w_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure:
+    """The WGAN's W estimate: the chart to watch."""
+    return smoothed_figure(
+        run.state.history.columns, "w_estimate", "W estimate: mean f(real) - mean f(fake)", window, marker
+    )
+
+
+def js_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure:
+    """The GAN baseline's JS estimate with the log 2 it stays near (the run must have a baseline)."""
+    columns = run.baseline.history.columns
+    return smoothed_figure(columns, "js_estimate", "GAN baseline: JS estimate log 2 - L_D / 2", window, marker, LOG2)
+
+
 def critic_figure(columns: dict, window: int, marker: int | None) -> go.Figure:
     x = columns.get("iteration", [])
     keep = thin(len(x), MAX_CHART_POINTS)
@@ -84,3 +112,51 @@ def format_seconds(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+
+def defaults_note(base: TrainConfig, suggested: dict[str, Any]) -> str:
+    """Why a new run starts from `suggested` (wgan.live.page_defaults) instead of the preset `base`."""
+    return (
+        "No GPU here, so the run starts with "
+        + ", ".join(f"**{key} = {value}**" for key, value in suggested.items())
+        + " instead of the preset's "
+        + ", ".join(f"{key} = {getattr(base, key)}" for key in suggested)
+        + " (bf16: this CPU has bf16 matrix instructions, so autocast is faster, weights stay fp32; batch 64: many "
+        "more generator updates per second, so digits form within minutes). Change them under Advanced."
+    )
+
+
+def run_summary(status: str, run: LiveRun) -> str:
+    """One line beside the buttons: the run's status (wgan.controller.RunStatus's value) and its recipe."""
+    config = run.state.config
+    lockstep = ", with a GAN baseline in lockstep" if run.baseline else ""
+    return (
+        f"{status.capitalize()}: preset **{config.preset}**, {config.arch} models, objective {config.objective}, "
+        f"lipschitz {config.lipschitz}, {config.dataset} ({len(run.state.data):,} training images), batch {config.batch_size}, "
+        f"n_critic {config.n_critic}{lockstep}"
+    )
+
+
+def run_metrics(run: LiveRun) -> list[tuple[str, str, str | None]]:
+    """The row of numbers above the charts: (label, value, help) each."""
+    return [
+        ("Epoch", f"{run.epoch:.2f} / {run.target_epochs:g}", None),
+        ("Generator iteration", f"{run.iteration:,}", None),
+        (
+            "Images/s, whole run",
+            f"{run.overall_rate():,.0f}",
+            "Real images through the critic per second since the models were built (you pressed Start), pauses "
+            "excluded: training, redrawing and waiting all counted (both runs when comparing).",
+        ),
+        ("Images/s, training", f"{run.last_rate:,.0f}", "Inside the last chunk of training only."),
+        ("Seconds per epoch", "-" if run.epoch == 0 else f"{run.seconds_per_epoch():,.1f}", None),
+        ("ETA", "stopped" if run.done else format_seconds(run.eta_seconds()), None),
+    ]
+
+
+# The "More charts" choices drawn from the run alone: name -> (key, figure) for (run, window, marker).
+MORE_CHARTS = {
+    "critic means": lambda run, window, marker: ("critic", critic_figure(run.state.history.columns, window, marker)),
+    "held-out check": lambda run, window, marker: ("holdout", holdout_figure(run, marker)),
+    "generator loss": lambda run, window, marker: ("generator", generator_figure(run, window, marker)),
+}

@@ -272,3 +272,19 @@ def parse_value(type_name: Any, raw: str, key: str) -> Any:
         return raw
     except ValueError:
         raise ConfigError(f"bad value for {key}: {raw!r} is not a {type_name}") from None
+
+
+# One line per preset for menus (the Training page's Preset box): what the recipe is and where it comes from.
+PRESET_DESCRIPTIONS: dict[str, str] = {
+    "clip": "WGAN with weight clipping on the repaired models (the shipped wgan-clip.pt's recipe)",
+    "seed": "the blog post (seed models, RMSprop 2e-4, batch 512, clip 0.01, 1 critic step)",
+    "paper": "WGAN Algorithm 1 (seed models, RMSprop 5e-5, batch 64, 5 critic steps, warm-up)",
+    "gp": "WGAN-GP (repaired models, Adam 1e-4, betas 0/0.9, penalty 10, no critic batch norm)",
+    "gan": "standard GAN baseline (repaired models, BCE, Adam 2e-4, beta1 0.5)",
+}
+
+
+def preset_label(name: str) -> str:
+    """`name: description` for a menu; a preset without a description is shown by its name alone."""
+    description = PRESET_DESCRIPTIONS.get(name)
+    return f"{name}: {description}" if description else name

@@ -63,6 +63,14 @@ def pick_device(name: str = "auto") -> torch.device:
 _configured_threads: int | None = None
 
 
+def pick_device_or_best(name: str) -> tuple[torch.device, str | None]:
+    """`pick_device(name)`, or the best device found with a one-line warning when `name` is not usable here."""
+    try:
+        return pick_device(name), None
+    except (RuntimeError, ValueError) as error:
+        return pick_device("auto"), f"{error}; using the best device found instead."
+
+
 def configure_cpu_threads(limit: int | None = None) -> int:
     """Set torch's intra-op threads to the CPU quota (or `limit`, if smaller), once per process.
 

@@ -1,8 +1,8 @@
 """A training run as the Training page drives it: short timed ticks, an optional GAN baseline in lockstep,
 sample snapshots from the fixed noise and held-out checks, all plain data a UI can draw.
 
-Nothing here knows about Streamlit: the page keeps a `LiveRun` in its session state and calls `tick()`
-from a fragment a few times a second; tests call the same functions directly.
+Nothing here knows about Streamlit: the page's `wgan.controller.RunController` holds a `LiveRun` and trains
+it from a fragment (`train_for`, a few seconds at a time); tests call the same functions directly.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,8 +36,7 @@ from wgan.train import (
 )
 
 MAX_HOLDOUT_POINTS = 1_000  # held-out checks kept per run (thinned like the history)
-# The held-out check runs with every 4th snapshot only: it took 53.6 ms at the page's CPU defaults (the
-# samples 18.3), and with every snapshot (25 iterations, about 2 s there) it cost 2.7% of the run's time.
+# The held-out check runs with every 4th snapshot only: it costs about three times what the samples do.
 HOLDOUT_EVERY_SNAPSHOTS = 4
 MAX_SNAPSHOTS = 120  # 64 uint8 28x28 grids each (~50 kB, twice with a baseline); thinned when exceeded
 
@@ -410,51 +408,3 @@ def baseline_run_name(name: str) -> str:
 def thin(n: int, max_points: int) -> slice:
     """A stride that keeps at most about `max_points` of `n` points (charts stay light on long runs)."""
     return slice(None, None, max(1, math.ceil(n / max_points)))
-
-
-@dataclass(eq=False)  # compared and hashed by identity: the registry holds weak references to slots
-class RunSlot:
-    """One visitor's current run, held in their session; a `RunRegistry` may empty it when it idles."""
-
-    run: LiveRun | None = None
-    released_note: str | None = None  # why the run was taken away, for the page to say once
-    running: bool = False  # whether the visitor wants it training (Start/Resume vs Pause)
-
-
-class RunRegistry:
-    """Every session's RunSlot, by weak reference, so any visitor's page run can release idle runs.
-
-    A paused run in an open but forgotten tab holds its models, optimisers and history in the server's
-    memory; on a shared host, `sweep` drops those that stayed paused longer than `idle_seconds`.
-    Thread-safe: every session runs its script in a thread of its own.
-    """
-
-    def __init__(self) -> None:
-        self._slots: weakref.WeakSet[RunSlot] = weakref.WeakSet()
-        self._lock = threading.Lock()
-
-    def register(self, slot: RunSlot) -> None:
-        with self._lock:
-            self._slots.add(slot)
-
-    def sweep(self, idle_seconds: float) -> int:
-        """Release runs paused for more than `idle_seconds` (0 = never); returns how many."""
-        if idle_seconds <= 0:
-            return 0
-        released = 0
-        with self._lock:
-            for slot in list(self._slots):
-                run = slot.run
-                if run is not None and not slot.running and run.idle_seconds() > idle_seconds:
-                    slot.run = None
-                    slot.released_note = (
-                        f"Your run (generator iteration {run.iteration:,}) was released after "
-                        f"{idle_seconds / 60:g} minutes paused, to free this shared server's memory. "
-                        "Save or download a run to keep it."
-                    )
-                    released += 1
-        return released
-
-    def __len__(self) -> int:
-        with self._lock:
-            return sum(1 for slot in self._slots if slot.run is not None)

@@ -4,16 +4,18 @@
 validates each field on its own: an unknown checkpoint, an out-of-range number or plain garbage gives a
 one-line warning and that field's default, never an exception (the input is whatever a visitor pasted).
 Floats are written with `repr`, which round-trips exactly, so a decoded link gives the same z bit for bit.
+`widget_values` and `state_from_widgets` map the same state to and from the page's widget keys, and the
+explorer's buttons change those keys through the functions beside them.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 
-from wgan.latent import GRID_SIZE, INTERPOLATIONS
+from wgan.latent import GRID_SIZE, INTERPOLATIONS, randomised_value
 
 N_DIRECTIONS = 5  # explorer sliders along the generator's principal directions
 AMOUNT_LIMIT = 5.0  # slider range for a principal direction, in units of |z| (a unit step of 1 is 1/10 of |z|)
@@ -134,6 +136,106 @@ def decode(
         else:
             state = replace(state, overrides=overrides)
     return state, warnings
+
+
+# --- the same view as the page's widgets (session-state keys "sample.*") -------------------------------------
+
+
+def widget_values(state: PageState) -> dict[str, object]:
+    """The widgets' starting values for `state`: what the page sets (unless a widget has its own value)."""
+    return {
+        "sample.checkpoint": state.checkpoint,
+        "sample.seed": state.seed,
+        "sample.index": state.index,
+        "sample.start_seed": state.start[0],
+        "sample.start_index": state.start[1],
+        "sample.end_seed": state.end[0],
+        "sample.end_index": state.end[1],
+        "sample.frames": state.frames,
+        "sample.method": state.method,
+        "sample.overrides": state.overrides_dict(),
+        "sample.draws": 0,  # how often "randomise" was pressed: the draw number of the next value
+        "sample.raw_dim": 0,
+        **{f"sample.dir{k}": float(amount) for k, amount in enumerate(state.amounts)},
+    }
+
+
+def restore_widgets(widgets: MutableMapping[str, object], params: Mapping[str, str], names: Sequence[str]) -> list[str]:
+    """Start the widgets from the link `params` on a session's first visit, then keep their own values.
+
+    widgets["sample.state"] is the canonical copy of the view (the page stores it after each run); `names`
+    are the checkpoints listed now (the first is the default). Returns the link's warnings, once.
+    """
+    warnings: list[str] = []
+    if "sample.state" not in widgets:
+        widgets["sample.state"], warnings = decode(params, names)
+    state = widgets["sample.state"]
+    if state.checkpoint not in names:  # the file went away since
+        state = PageState(checkpoint=names[0])
+    for key, value in widget_values(state).items():
+        widgets.setdefault(key, value)
+    if widgets["sample.checkpoint"] not in names:
+        widgets["sample.checkpoint"] = names[0]
+    return warnings
+
+
+def fit_to_z_dim(widgets: MutableMapping[str, object], z_dim: int) -> list[int]:
+    """Drop pinned dimensions a checkpoint with `z_dim` lacks (and the raw-dimension choice); returns them."""
+    overrides = widgets["sample.overrides"]
+    dropped = [dim for dim in overrides if dim >= z_dim]
+    for dim in dropped:
+        del overrides[dim]
+    if widgets["sample.raw_dim"] >= z_dim:
+        widgets["sample.raw_dim"] = 0
+    return dropped
+
+
+def state_from_widgets(widgets: Mapping[str, object], checkpoint: str) -> PageState:
+    """The view the widgets show now, with `checkpoint` as the page names it (the inverse of widget_values)."""
+    return PageState(
+        checkpoint,
+        int(widgets["sample.seed"]),
+        int(widgets["sample.index"]),
+        tuple(0.0 if widgets[f"sample.dir{k}"] == 0 else float(widgets[f"sample.dir{k}"]) for k in range(N_DIRECTIONS)),
+        tuple(sorted(widgets["sample.overrides"].items())),
+        (int(widgets["sample.start_seed"]), int(widgets["sample.start_index"])),
+        (int(widgets["sample.end_seed"]), int(widgets["sample.end_index"])),
+        int(widgets["sample.frames"]),
+        str(widgets["sample.method"]),
+    )
+
+
+def reset_edits(widgets: MutableMapping[str, object]) -> None:
+    """The explorer's "Reset edits": no pinned dimension, every direction slider at 0."""
+    widgets["sample.overrides"] = {}
+    for k in range(N_DIRECTIONS):
+        widgets[f"sample.dir{k}"] = 0.0
+
+
+def pin_raw_value(widgets: MutableMapping[str, object]) -> None:
+    """Moving the raw-dimension slider pins that dimension at the slider's value."""
+    widgets["sample.overrides"][int(widgets["sample.raw_dim"])] = float(widgets["sample.raw_value"])
+
+
+def randomise_dimension(widgets: MutableMapping[str, object], seed: int, index: int) -> None:
+    """Pin the chosen raw dimension at a fresh N(0, 1) value (the next draw for this sample and dimension)."""
+    dim = int(widgets["sample.raw_dim"])
+    widgets["sample.draws"] += 1
+    value = randomised_value(seed, index, dim, widgets["sample.draws"])
+    widgets["sample.overrides"][dim] = max(-RAW_LIMIT, min(RAW_LIMIT, value))
+
+
+def pick_tile(widgets: MutableMapping[str, object]) -> None:
+    """A click on the grid (a plotly selection in widgets["sample.grid_click"]) explores that tile."""
+    points = widgets["sample.grid_click"].selection.points
+    if points:
+        widgets["sample.index"] = int(points[0]["point_index"])
+
+
+def use_explored(widgets: MutableMapping[str, object], which: str, seed: int, index: int) -> None:
+    """Make the explored sample the interpolation's `which` end ("start" or "end")."""
+    widgets[f"sample.{which}_seed"] = seed
+    widgets[f"sample.{which}_index"] = index
 
 
 def _float(value: float) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from wgan.checkpoint import Checkpoint, CheckpointError, load_checkpoint, state_payload, write_payload
+from wgan.hosting import Hosting
 from wgan.train import TrainState
 
 NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -64,7 +65,6 @@ class FolderRuns:
     """Saved runs as files in one folder: the local, single-user app (`checkpoints/runs/`)."""
 
     folder: Path
-    kind: str = "folder"
 
     def names(self) -> list[str]:
         return sorted(path.stem for path in self.folder.glob("*.pt")) if self.folder.is_dir() else []
@@ -95,13 +95,9 @@ class SessionRuns:
     max_runs: int = 3
     max_bytes: int = 64 << 20
     runs: dict[str, bytes] = field(default_factory=dict)
-    kind: str = "session"
 
     def names(self) -> list[str]:
         return sorted(self.runs)
-
-    def used_bytes(self) -> int:
-        return sum(len(data) for data in self.runs.values())
 
     def save(self, name: str, state: TrainState, card: dict[str, Any]) -> str:
         return self.put(safe_run_name(name), checkpoint_bytes(state, card))
@@ -139,3 +135,10 @@ class SessionRuns:
             f"kept in this browser session only (at most {self.max_runs} runs, {self.max_bytes / 1e6:.0f} MB); "
             "download a run to keep it after you leave"
         )
+
+
+def runs_store(hosting: Hosting, folder: str | Path) -> FolderRuns | SessionRuns:
+    """Where a visitor's Save puts runs: `folder` on a single-user machine, their own session on a shared host."""
+    if hosting.hosted:
+        return SessionRuns(hosting.saved_runs, hosting.saved_bytes)
+    return FolderRuns(Path(folder))

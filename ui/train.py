@@ -132,8 +132,8 @@ def run_summary(status: str, run: LiveRun) -> str:
     lockstep = ", with a GAN baseline in lockstep" if run.baseline else ""
     return (
         f"{status.capitalize()}: preset **{config.preset}**, {config.arch} models, objective {config.objective}, "
-        f"lipschitz {config.lipschitz}, {config.dataset} ({len(run.state.data):,} training images), batch {config.batch_size}, "
-        f"n_critic {config.n_critic}{lockstep}"
+        f"lipschitz {config.lipschitz}, {config.dataset} ({len(run.state.data):,} training images), "
+        f"batch {config.batch_size}, n_critic {config.n_critic}{lockstep}"
     )
 
 

@@ -17,7 +17,7 @@ from ui.navigation import leave_pages_folder_mode
 from ui.quality import render_quality_section
 from wgan import live
 from wgan.checkpoint import CheckpointError
-from wgan.config import PRESETS, ConfigError, TrainConfig, apply_overrides, preset_label
+from wgan.config import PAGE_DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, apply_overrides, preset_label
 from wgan.controller import (
     DATASET_LABELS,
     RunController,
@@ -38,7 +38,6 @@ from wgan.storage import FolderRuns, SessionRuns, StorageFull, read_checkpoint_b
 leave_pages_folder_mode()  # a shared deep link opened first on a fresh server
 st.set_page_config(page_title="Train a WGAN", page_icon="📈", layout="wide")
 
-DEFAULT_PRESET = "clip" if "clip" in PRESETS else "seed"
 HIDE_RUNNING_INDICATOR = '<style>[data-testid="stStatusWidget"] { display: none; }</style>'
 RERUN_EVERY = 0.5  # seconds; fragment reruns queue behind a running one, so ticks follow back to back
 
@@ -104,7 +103,7 @@ def tick() -> float:
 def settings_form() -> tuple[TrainConfig | None, dict]:
     """Widgets for a new run; returns (config or None when a value is bad, run options)."""
     left, right = st.columns(2)
-    presets = sorted(PRESETS, key=lambda name: name != DEFAULT_PRESET)
+    presets = sorted(PRESETS, key=lambda name: name != PAGE_DEFAULT_PRESET)
     preset_name = left.selectbox("Preset", presets, format_func=preset_label, key="train.preset")
     dataset = right.selectbox(
         "Dataset",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from wgan.checkpoint import CheckpointError, load_checkpoint, load_generator, restore_state, save_checkpoint
-from wgan.config import preset
+from wgan.config import apply_overrides, preset
 from wgan.data import load_images
 from wgan.models import ARCHITECTURES, RepairedCritic, SeedCritic, build_critic, build_generator, visible_pixels
 from wgan.train import init_state, train_chunk
@@ -124,3 +124,25 @@ def test_weights_of_the_other_architecture_are_a_one_line_error(digits, tmp_path
         load_checkpoint(path)
     message = str(error.value)
     assert message.startswith(f"{path}: generator weights do not fit the model") and "\n" not in message
+
+
+def test_the_quick_preset_trains_narrow_models_that_resume_exactly_and_export_at_their_width(digits, tmp_path):
+    config = preset("quick", **SMALL)
+    straight, _, resumed = six_steps_and_three_plus_three(config, digits, tmp_path)
+    assert straight.generator.conv1.out_channels == config.generator_width == 16  # 14x14 channels, 2x at 7x7
+    assert straight.generator.linear.out_features == 2 * 16 * 7 * 7
+    assert straight.critic.conv0.out_channels == config.critic_width == 16
+    assert resumed.history.columns["w_estimate"] == straight.history.columns["w_estimate"]
+    path = save_checkpoint(straight, tmp_path / "quick.pt")
+    generator = load_generator(load_checkpoint(path))  # built at the saved width, or the weights would not fit
+    assert generator.conv1.out_channels == 16
+
+
+def test_widths_are_the_repaired_models_own():
+    assert build_generator("repaired", 100, width=8).conv2.out_channels == 4
+    assert build_critic("repaired", True, 0.0, width=8).conv2.out_channels == 32
+    with pytest.raises(ValueError, match="generator_width needs arch='repaired'"):
+        preset("seed", generator_width=16)
+    with pytest.raises(ValueError, match="critic_width must be 0"):
+        preset("quick", critic_width=7)
+    assert apply_overrides(preset("quick"), ["arch=seed"]).generator_width == 0  # one change from any preset

@@ -217,7 +217,7 @@ def find_checkpoints(folder: str | Path = SHIPPED_DIR) -> list[Path]:
 
 def load_generator(checkpoint: Checkpoint, device: torch.device | str = "cpu") -> Generator:
     """The checkpoint's generator in eval mode on `device` (its moving average, when the run kept one)."""
-    generator = build_generator(checkpoint.config.arch, checkpoint.config.z_dim)
+    generator = build_generator(checkpoint.config.arch, checkpoint.config.z_dim, checkpoint.config.generator_width)
     key = "generator_ema" if "generator_ema" in checkpoint.payload else "generator"
     load_state_strict(checkpoint.path, generator, checkpoint.payload[key], key)
     return generator.to(device).eval()

@@ -40,6 +40,8 @@ class TrainConfig:
     critic_batch_norm: bool = True  # the seed's critic has batch norm; WGAN-GP drops it (penalty is per sample)
     critic_dropout: float = 0.5  # the seed critic's dropout2d after each conv (the repaired critic has none)
     critic_hidden: int = 0  # repaired critic only: a fully-connected layer this wide before the score; 0 = none
+    generator_width: int = 0  # repaired generator only: channels at 14x14 (twice that at 7x7); 0 = its own, 64
+    critic_width: int = 0  # repaired critic only: channels of its first convolution (x2, x4 after); 0 = its own, 32
     optimizer: str = "rmsprop"  # "rmsprop" (WGAN: no momentum) or "adam"
     lr_critic: float = 2e-4  # critic learning rate
     lr_generator: float = 2e-4  # generator learning rate
@@ -96,6 +98,12 @@ class TrainConfig:
             problems.append("critic_hidden cannot be negative")
         elif self.critic_hidden and self.arch != "repaired":
             problems.append("critic_hidden needs arch='repaired' (the seed's critic stays as the blog post wrote it)")
+        for name in ("generator_width", "critic_width"):
+            width = getattr(self, name)
+            if width < 0 or width == 1 or width % 2:
+                problems.append(f"{name} must be 0 (the model's own) or an even number of channels, not {width}")
+            elif width and self.arch != "repaired":
+                problems.append(f"{name} needs arch='repaired' (the seed's models stay as the blog post wrote them)")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -175,6 +183,8 @@ def migrate_config(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+REPAIRED_ONLY = ("critic_hidden", "generator_width", "critic_width")  # fields the seed's models do not have
+
 PRESETS: dict[str, TrainConfig] = {
     # The blog post (07_WGAN): RMSprop 2e-4, batch 512, clip 0.01, one critic step per generator step.
     "seed": TrainConfig(preset="seed"),
@@ -182,6 +192,19 @@ PRESETS: dict[str, TrainConfig] = {
     # optimiser settings, at batch 64, on the repaired models with a hidden layer before the critic's score
     # (without it the clipped critic cannot judge shapes: checkpoints/README.md, ablation).
     "clip": TrainConfig(preset="clip", arch="repaired", critic_dropout=0.0, critic_hidden=256, batch_size=64),
+    # The clip recipe sized for a visitor's first minute on a CPU: narrower repaired models (about a fifth of
+    # the clip preset's work per iteration) and a generator learning rate 10x the critic's, so the clipped
+    # critic's small gradients move the generator faster (the curves: checkpoints/README.md, time to digits).
+    "quick": TrainConfig(
+        preset="quick",
+        arch="repaired",
+        critic_dropout=0.0,
+        critic_hidden=256,
+        generator_width=16,
+        critic_width=16,
+        batch_size=64,
+        lr_generator=2e-3,
+    ),
     # WGAN paper, Algorithm 1, with the official code's critic warm-up.
     "paper": TrainConfig(
         preset="paper",
@@ -227,6 +250,10 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
+# What the Training page's Start trains unless the visitor picks another preset.
+PAGE_DEFAULT_PRESET = "quick"
+
+
 def preset(name: str, overrides: Iterable[str] = (), **changes: Any) -> TrainConfig:
     """The named preset with `key=value` strings and keyword changes applied, validated."""
     if name not in PRESETS:
@@ -238,8 +265,9 @@ def preset(name: str, overrides: Iterable[str] = (), **changes: Any) -> TrainCon
 def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
     """Apply `key=value` strings (the CLI's `--set`), parsing each value as the field's type.
 
-    Choosing the seed architecture also drops the repaired critic's hidden layer unless an override sets
-    `critic_hidden` itself, so `--set arch=seed` is one change from any preset.
+    Choosing the seed architecture also drops what only the repaired models have (`REPAIRED_ONLY`: the
+    critic's hidden layer, the widths) unless an override sets it itself, so `--set arch=seed` is one change
+    from any preset.
     """
     types = {f.name: f.type for f in fields(config)}
     changes: dict[str, Any] = {}
@@ -250,7 +278,8 @@ def apply_overrides(config: TrainConfig, overrides: Iterable[str]) -> TrainConfi
             raise ConfigError(f"bad override {item!r}: expected key=value with key one of {', '.join(types)}")
         changes[key] = parse_value(types[key], raw.strip(), key)
     if changes.get("arch", "repaired") != "repaired":
-        changes.setdefault("critic_hidden", 0)
+        for name in REPAIRED_ONLY:
+            changes.setdefault(name, 0)
     return replace(config, **changes)
 
 
@@ -276,6 +305,8 @@ def parse_value(type_name: Any, raw: str, key: str) -> Any:
 
 # One line per preset for menus (the Training page's Preset box): what the recipe is and where it comes from.
 PRESET_DESCRIPTIONS: dict[str, str] = {
+    "quick": "WGAN with weight clipping, sized for digits within minutes on a CPU (narrow repaired models, "
+    "generator lr 2e-3)",
     "clip": "WGAN with weight clipping on the repaired models (the shipped wgan-clip.pt's recipe)",
     "seed": "the blog post (seed models, RMSprop 2e-4, batch 512, clip 0.01, 1 critic step)",
     "paper": "WGAN Algorithm 1 (seed models, RMSprop 5e-5, batch 64, 5 critic steps, warm-up)",

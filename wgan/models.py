@@ -194,19 +194,20 @@ ARCHITECTURES: dict[str, tuple[type[Generator], type[Critic]]] = {
 }
 
 
-def build_generator(arch: str, z_dim: int) -> Generator:
+def build_generator(arch: str, z_dim: int, width: int = 0) -> Generator:
+    """The generator of `arch`; `width` (0: the model's own) exists in the repaired one only."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    return ARCHITECTURES[arch][0](z_dim)
+    return ARCHITECTURES[arch][0](z_dim, **({"width": width} if width else {}))
 
 
-def build_critic(arch: str, batch_norm: bool, dropout: float, hidden: int = 0) -> Critic:
-    """The critic of `arch`; `hidden` (a fully-connected layer before the score) exists in the repaired one only."""
+def build_critic(arch: str, batch_norm: bool, dropout: float, hidden: int = 0, width: int = 0) -> Critic:
+    """The critic of `arch`; `hidden` (a fully-connected layer before the score) and `width` (0: the model's
+    own) exist in the repaired one only."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}")
-    if hidden:
-        return ARCHITECTURES[arch][1](batch_norm=batch_norm, dropout=dropout, hidden=hidden)
-    return ARCHITECTURES[arch][1](batch_norm=batch_norm, dropout=dropout)
+    extra = {name: value for name, value in (("hidden", hidden), ("width", width)) if value}
+    return ARCHITECTURES[arch][1](batch_norm=batch_norm, dropout=dropout, **extra)
 
 
 def visible_pixels(critic: Critic, image_shape: tuple[int, int, int] = IMAGE_SHAPE) -> torch.Tensor:

@@ -158,8 +158,10 @@ def build_models(config: TrainConfig, device: torch.device) -> tuple[Generator, 
     """Generator and critic initialised from config.seed (the same weights for every run with that seed)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        generator = build_generator(config.arch, config.z_dim)
-        critic = build_critic(config.arch, config.critic_batch_norm, config.critic_dropout, config.critic_hidden)
+        generator = build_generator(config.arch, config.z_dim, config.generator_width)
+        critic = build_critic(
+            config.arch, config.critic_batch_norm, config.critic_dropout, config.critic_hidden, config.critic_width
+        )
     memory_format = _memory_format(config)
     generator, critic = (model.to(device, memory_format=memory_format) for model in (generator, critic))
     if device.type == "cpu":  # the same functions by hand-written CPU routes; a GPU runs wgan.models as written

@@ -12,6 +12,7 @@ import os
 
 import streamlit as st
 
+import ui.recording
 import ui.train
 from ui.navigation import leave_pages_folder_mode
 from ui.quality import render_quality_section
@@ -31,7 +32,7 @@ from wgan.data import DataUnavailableError
 from wgan.device import describe_device, pick_device_or_best, tune_cpu_allocator
 from wgan.hosting import Hosting
 from wgan.live import LiveRun
-from wgan.paths import DATA_ROOT, RUNS_DIR
+from wgan.paths import DATA_ROOT, RUNS_DIR, SHIPPED_RECORDING
 from wgan.sampling import grid, png_bytes
 from wgan.storage import FolderRuns, SessionRuns, StorageFull, read_checkpoint_bytes, runs_store
 
@@ -218,10 +219,12 @@ def draw(run: LiveRun) -> st.delta_generator.DeltaGenerator:
             chosen = iterations[-1]
         snapshot = run.snapshot_at(chosen)
         st.caption(f"Samples from the fixed noise at iteration {snapshot.iteration:,}")
-        shown = [(snapshot.images, "WGAN"), (snapshot.baseline_images, "GAN baseline")]
+        shown = [(snapshot.images, "Your run (WGAN)"), (snapshot.baseline_images, "GAN baseline")]
         shown = [(images, caption) for images, caption in shown if images is not None]
+        if (recording := ui.recording.shipped(SHIPPED_RECORDING)) is not None:
+            shown.append(ui.recording.frame_beside(recording, snapshot.iteration))
         for column, (images, caption) in zip(st.columns(len(shown)), shown, strict=True):  # one: twice the size
-            picture = png_bytes(grid(images, columns=8), scale=3 - len(shown))
+            picture = png_bytes(grid(images, columns=8), scale=max(1, 3 - len(shown)))
             column.image(picture, caption=caption, width="content" if len(shown) == 1 else "stretch")
         if run.data_note:
             st.info(run.data_note)
@@ -361,6 +364,8 @@ if run is None:
         st.error(st.session_state["train.error"])
     with st.expander("Load a saved run"):
         load_section()
+    if (recording := ui.recording.shipped(SHIPPED_RECORDING)) is not None:
+        ui.recording.render_player(recording)
 else:
     if current.training:
         # Streamlit's running indicator would be on for every tick, so all the time, taking browser CPU from

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import plotly.graph_objects as go
 
-from wgan.live import LiveRun, thin
+from wgan.live import LiveRun
 from wgan.smoothing import centred_median
+from wgan.train import kept_rows
 
-MAX_CHART_POINTS = 600  # per trace: long runs are strided, so the browser redraws each tick quickly
+MAX_CHART_POINTS = 600  # per trace: long runs are thinned (kept_rows), so the browser redraws each tick quickly
 
 
 def _line(fig: go.Figure, x, y, name: str, **style) -> None:
@@ -39,8 +41,8 @@ def smoothed_figure(
     columns: dict, name: str, title: str, window: int, marker: int | None, reference: float | None = None
 ) -> go.Figure:
     """One metric against generator iterations: raw (faint) and running median (bold)."""
-    x, y = columns.get("iteration", []), columns.get(name, [])
-    keep = thin(len(x), MAX_CHART_POINTS)
+    x, y = np.asarray(columns.get("iteration", [])), np.asarray(columns.get(name, []))
+    keep = kept_rows(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
     _line(fig, x[keep], y[keep], "raw", opacity=0.3, line=dict(width=1))
     _line(fig, x[keep], centred_median(y, window)[keep], f"median of {window}", line=dict(width=3))
@@ -50,8 +52,8 @@ def smoothed_figure(
 
 
 def critic_figure(columns: dict, window: int, marker: int | None) -> go.Figure:
-    x = columns.get("iteration", [])
-    keep = thin(len(x), MAX_CHART_POINTS)
+    x = np.asarray(columns.get("iteration", []))
+    keep = kept_rows(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
     for name, label in (("critic_real", "mean f(real)"), ("critic_fake", "mean f(fake)")):
         _line(fig, x[keep], centred_median(columns.get(name, []), window)[keep], label)
@@ -64,8 +66,8 @@ def generator_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure
         if state is None:
             continue
         columns = state.history.columns
-        x = columns.get("iteration", [])
-        keep = thin(len(x), MAX_CHART_POINTS)
+        x = np.asarray(columns.get("iteration", []))
+        keep = kept_rows(len(x), MAX_CHART_POINTS)
         _line(fig, x[keep], centred_median(columns.get("generator_loss", []), window)[keep], label)
     return _layout(fig, "Generator loss (secondary)", "generator loss", marker)
 

@@ -14,6 +14,11 @@ from wgan.train import kept_rows
 MAX_CHART_POINTS = 600  # per trace: long runs are thinned (kept_rows), so the browser redraws each tick quickly
 
 
+def _pick(values, keep: list[int]):
+    """The points of `values` (a list or an array) at the rows `keep` (`kept_rows`), of the same kind."""
+    return values[keep] if isinstance(values, np.ndarray) else [values[i] for i in keep]
+
+
 def _line(fig: go.Figure, x, y, name: str, **style) -> None:
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, **style))
 
@@ -41,22 +46,22 @@ def smoothed_figure(
     columns: dict, name: str, title: str, window: int, marker: int | None, reference: float | None = None
 ) -> go.Figure:
     """One metric against generator iterations: raw (faint) and running median (bold)."""
-    x, y = np.asarray(columns.get("iteration", [])), np.asarray(columns.get(name, []))
+    x, y = columns.get("iteration", []), columns.get(name, [])
     keep = kept_rows(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
-    _line(fig, x[keep], y[keep], "raw", opacity=0.3, line=dict(width=1))
-    _line(fig, x[keep], centred_median(y, window)[keep], f"median of {window}", line=dict(width=3))
+    _line(fig, _pick(x, keep), _pick(y, keep), "raw", opacity=0.3, line=dict(width=1))
+    _line(fig, _pick(x, keep), centred_median(y, window)[keep], f"median of {window}", line=dict(width=3))
     if reference is not None:
         fig.add_hline(y=reference, line_dash="dash", annotation_text="log 2", line_color="firebrick")
     return _layout(fig, title, name.replace("_", " "), marker)
 
 
 def critic_figure(columns: dict, window: int, marker: int | None) -> go.Figure:
-    x = np.asarray(columns.get("iteration", []))
+    x = columns.get("iteration", [])
     keep = kept_rows(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
     for name, label in (("critic_real", "mean f(real)"), ("critic_fake", "mean f(fake)")):
-        _line(fig, x[keep], centred_median(columns.get(name, []), window)[keep], label)
+        _line(fig, _pick(x, keep), centred_median(columns.get(name, []), window)[keep], label)
     return _layout(fig, "Critic mean on real and on fake images (median-smoothed)", "critic score", marker)
 
 
@@ -66,9 +71,9 @@ def generator_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure
         if state is None:
             continue
         columns = state.history.columns
-        x = np.asarray(columns.get("iteration", []))
+        x = columns.get("iteration", [])
         keep = kept_rows(len(x), MAX_CHART_POINTS)
-        _line(fig, x[keep], centred_median(columns.get("generator_loss", []), window)[keep], label)
+        _line(fig, _pick(x, keep), centred_median(columns.get("generator_loss", []), window)[keep], label)
     return _layout(fig, "Generator loss (secondary)", "generator loss", marker)
 
 

@@ -76,16 +76,15 @@ def run_one(
                 flush=True,
             )
     history = state.history.columns
-    smoothed_at = tracker.history["iteration"]
+    smoothed_at = state.quality["iteration"]
     smoothed = [
         trailing_median(history.get(curve, []), int(it), window) if it > 0 else float("nan") for it in smoothed_at
     ]
     # The single iteration just before each point, unfiltered (for comparison with the filtered curve).
     raw = [trailing_median(history.get(curve, []), int(it), 1) if it > 0 else float("nan") for it in smoothed_at]
-    points = dict(tracker.history)
+    points = {name: list(values) for name, values in state.quality.items()}  # "histogram" included
     points[f"{curve}_median"] = smoothed
     points[f"{curve}_last"] = raw
-    points["histogram"] = [list(h) for h in tracker.histograms]
     return {
         "config": state.config.to_dict(),
         "curve": curve,

@@ -12,11 +12,12 @@ from wgan.checkpoint import (
     load_generator,
     restore_state,
     save_checkpoint,
+    state_payload,
     write_payload,
 )
 from wgan.config import preset
 from wgan.data import load_images
-from wgan.train import init_state, train_chunk, train_step
+from wgan.train import capture, init_state, roll_back, train_chunk, train_step
 
 SMALL = {"batch_size": 8, "holdout_size": 32}
 
@@ -131,3 +132,35 @@ def test_a_checkpoint_written_before_the_lipschitz_setting_loads_and_resumes_wit
     with pytest.raises(CheckpointError, match="bad config .*needs a Lipschitz control") as refused:
         load_checkpoint(write_payload(payload, tmp_path / "unconstrained.pt"))
     assert "\n" not in str(refused.value)
+
+
+def test_one_record_of_the_run_state_for_rollback_and_checkpoints(digits):
+    state = init_state(preset("seed", generator_ema=0.9, **SMALL), digits, "cpu")
+    train_chunk(state, 2)
+    saved, payload = capture(state), state_payload(state)
+    # A checkpoint holds the rollback record under the same keys, and nothing in it differs.
+    assert set(saved) == {"generator", "generator_ema", "critic", "generator_optimizer", "critic_optimizer", "rng",
+                          "counters"} and set(saved) <= set(payload)  # fmt: skip
+    assert saved["rng"].keys() == payload["rng"].keys() == {"data", "noise", "torch_cpu"}
+    assert saved["counters"] == payload["counters"] and set(saved["counters"]) >= {"iteration", "wall_seconds"}
+    for key in ("generator", "generator_ema", "critic"):
+        assert all(torch.equal(saved[key][name], payload[key][name]) for name in saved[key]), key
+    train_chunk(state, 3)
+    after = {name: list(values) for name, values in state.history.columns.items()}
+    # Rolled back from either record, the same three iterations come out again, bit for bit.
+    for record in (saved, payload):
+        roll_back(state, record)
+        assert state.iteration == 2 and len(state.history) == 2
+        train_chunk(state, 3)
+        for metric in ("w_estimate", "critic_loss", "generator_loss"):
+            assert state.history.columns[metric] == after[metric], metric
+
+
+def test_checkpoints_from_before_the_wall_clock_and_quality_points_still_resume(digits, tmp_path):
+    state = init_state(preset("seed", **SMALL), digits, "cpu")
+    train_chunk(state, 2)
+    old = state_payload(state)
+    del old["counters"]["wall_seconds"], old["quality"]  # what older code wrote
+    torch.save(old, tmp_path / "old.pt")
+    resumed = restore_state(load_checkpoint(tmp_path / "old.pt"), digits, "cpu")
+    assert resumed.iteration == 2 and resumed.wall_seconds == 0.0 and resumed.quality == {}

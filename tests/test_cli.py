@@ -4,7 +4,10 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from wgan.checkpoint import load_checkpoint
+from wgan.classifier import MnistClassifier, save_classifier
 from wgan.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +75,19 @@ def test_a_penalty_of_weight_zero_is_refused_in_one_line(capsys):
     assert captured.err.startswith("error: lipschitz='gp' needs gp_weight > 0")
 
 
+def test_fid_every_records_quality_points_in_the_checkpoint_and_carries_on_after_resume(mnist_root, tmp_path):
+    torch.manual_seed(0)
+    classifier = save_classifier(MnistClassifier().eval(), tmp_path / "classifier.pt")
+    out = tmp_path / "run.pt"
+    common = ["--data-root", str(mnist_root), "--device", "cpu", "--out", str(out), "--fid-every", "2",
+              "--fid-samples", "16", "--classifier", str(classifier)]  # fmt: skip
+    assert main(["train", "--split", "test", "--steps", "3", *TINY, *common]) == 0
+    quality = load_checkpoint(out).payload["quality"]
+    assert quality["iteration"] == [0.0, 2.0, 3.0]  # every 2 iterations, and the end of the run
+    assert quality["wall_seconds"][0] == 0.0 and quality["wall_seconds"] == sorted(quality["wall_seconds"])
+    assert all(len(values) == 3 for values in quality.values()) and len(quality["histogram"][0]) == 10
+    assert main(["train", "--resume", "--steps", "2", *common]) == 0
+    assert load_checkpoint(out).payload["quality"]["iteration"] == [0.0, 2.0, 3.0, 5.0]
 
 
 def test_export_writes_a_small_generator_with_its_card(mnist_root, tmp_path):

@@ -137,8 +137,9 @@ def test_quality_tracker_evaluates_a_run_every_n_iterations_with_fixed_noise(mni
     train_chunk(state, 2)
     second = tracker.maybe_update(state)
     assert second is not None and second.iteration == 2
-    assert tracker.history["iteration"] == [0.0, 2.0]
-    assert len(tracker.history["fid_mnist"]) == 2 and len(tracker.history["js_estimate"]) == 2
+    assert state.quality["iteration"] == [0.0, 2.0]  # the points live in the run (and so in its checkpoints)
+    assert state.quality["wall_seconds"] == [0.0, state.wall_seconds] and state.wall_seconds > 0
+    assert len(state.quality["fid_mnist"]) == 2 and len(state.quality["js_estimate"]) == 2
     assert math.isnan(first.w_estimate)  # nothing trained before the first point
     # The curve value at a point is the median over the iterations since the previous point.
     assert second.w_estimate == pytest.approx(float(np.median(state.history.columns["w_estimate"][0:2])))

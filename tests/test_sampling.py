@@ -1,4 +1,5 @@
-"""wgan.sampling.generate: the one way to run a generator for samples, batched, with eval mode the caller's."""
+"""wgan.sampling.generate: the one way to run a generator for samples (eval mode, no autograd, batched,
+the run's precision); wgan.modes.eval_mode, the one way to borrow a module in eval mode."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 import torch
 
 from wgan import metrics
+from wgan.classifier import MnistClassifier
 from wgan.models import SeedGenerator
-from wgan.sampling import eval_mode, generate, lit_share, noise_from_seed
+from wgan.modes import eval_mode
+from wgan.sampling import generate, lit_share, noise_from_seed
 
 
 def test_generate_in_batches_matches_one_pass_and_returns_cpu_floats():
@@ -24,20 +27,57 @@ def test_generate_in_batches_matches_one_pass_and_returns_cpu_floats():
     assert not whole.requires_grad
 
 
-def test_eval_mode_is_restored_and_metrics_generate_with_it():
+def trained_mode_generator() -> SeedGenerator:
+    """A generator in train mode whose batch-norm running statistics differ from its batch statistics."""
     torch.manual_seed(0)
     generator = SeedGenerator(100)
     generator.train()
-    with torch.no_grad():  # non-trivial running statistics, so eval mode is not train mode
+    with torch.no_grad():
         generator(torch.randn(64, 100))
+    return generator
+
+
+def test_generate_samples_in_eval_mode_and_leaves_the_mode_as_it_found_it():
+    generator = trained_mode_generator()
+    z = noise_from_seed(5, 6, 100)
+    running = {k: v.clone() for k, v in generator.state_dict().items()}
     with eval_mode(generator):
         assert not generator.training
-        expected = generate(generator, noise_from_seed(5, 6, 100))
+        expected = generator(z).detach()
     assert generator.training
-    images = metrics.generate_images(generator, 6, seed=5, batch_size=4)
+    images = generate(generator, z, batch_size=4)
     assert generator.training  # left as it was found
-    torch.testing.assert_close(images, expected, atol=1e-6, rtol=0)
-    assert not torch.allclose(generate(generator, noise_from_seed(5, 6, 100)), expected)  # train mode differs
+    torch.testing.assert_close(images, expected, atol=1e-6, rtol=0)  # batch norm on its running statistics
+    for key, value in generator.state_dict().items():
+        assert torch.equal(value, running[key]), key  # sampling never updates them
+    # FID-MNIST draws its samples the same way: noise_from_seed(seed), eval mode, the mode restored.
+    classifier = MnistClassifier().eval()
+    reference = metrics.reference_statistics(classifier, expected)
+    report = metrics.evaluate_generator(generator, classifier, reference, n=6, seed=5, batch_size=4)
+    direct = metrics.report_for(metrics.classify(classifier, expected), reference)
+    assert report.fid_mnist == pytest.approx(direct.fid_mnist, abs=1e-6) and report.histogram == direct.histogram
+    assert generator.training
+
+
+def test_eval_mode_restores_the_mode_when_the_block_raises():
+    generator = trained_mode_generator()
+    with pytest.raises(RuntimeError, match="inside"), eval_mode(generator):
+        raise RuntimeError("inside")
+    assert generator.training
+    generator.eval()
+    with eval_mode(generator):
+        pass
+    assert not generator.training  # an eval-mode module stays in eval mode
+
+
+def test_generate_in_the_runs_precision_and_on_its_device():
+    generator = trained_mode_generator()
+    z = noise_from_seed(1, 8, 100)
+    fp32, bf16 = generate(generator, z), generate(generator, z, precision="bf16")
+    assert bf16.dtype == torch.float32 and not torch.equal(bf16, fp32)  # bf16 matrix products, fp32 images back
+    torch.testing.assert_close(bf16, fp32, atol=0.1, rtol=0)
+    here = generate(generator, z, device=None)  # left where the generator made them
+    assert here.device == next(generator.parameters()).device and torch.equal(here, fp32)
 
 
 def test_paint_marks_the_seed_critics_blind_border_red_and_nothing_else():

@@ -6,7 +6,7 @@ import torch
 from wgan import objectives
 from wgan.config import preset
 from wgan.data import load_images
-from wgan.train import METRICS, evaluate_holdout, init_state, train_chunk, train_step
+from wgan.train import METRICS, History, evaluate_holdout, init_state, kept_rows, thin_oldest, train_chunk, train_step
 
 SMALL = {"batch_size": 16, "holdout_size": 32}
 
@@ -112,3 +112,27 @@ def test_holdout_evaluation(digits):
     figures = evaluate_holdout(state)
     assert set(figures) == {"w_train", "w_holdout"} and all(math.isfinite(v) for v in figures.values())
     assert state.critic.training  # restored after the evaluation
+
+
+def test_one_thinning_rule_keeps_the_first_row_the_newest_rows_and_thins_the_older_ones():
+    assert kept_rows(10, 2000) == list(range(10))
+    keep = kept_rows(10_000, 600)
+    assert len(keep) <= 600 and keep[0] == 0
+    assert keep[-300:] == list(range(9_700, 10_000))  # the newest max_rows // 2 at full resolution
+    older = keep[:-300]
+    assert len({b - a for a, b in zip(older, older[1:], strict=False)}) == 1  # the older part evenly thinned
+    # Thinned as it grows, a history gives up one row in two of its older part at a time.
+    assert kept_rows(7, 6) == [0, 2, 4, 5, 6]
+    columns = {"iteration": [float(i) for i in range(7)], "histogram": [[i] for i in range(7)]}
+    thin_oldest(columns, 6)
+    assert columns == {"iteration": [0.0, 2.0, 4.0, 5.0, 6.0], "histogram": [[0], [2], [4], [5], [6]]}
+    with pytest.raises(ValueError, match="at least 1"):
+        kept_rows(3, 0)
+
+
+def test_history_forgets_the_rows_of_later_iterations_even_after_thinning():
+    history = History(columns={"iteration": [0.0, 2.0, 4.0, 5.0, 6.0], "w_estimate": [0.0, 2.0, 4.0, 5.0, 6.0]})
+    history.forget_from(5)
+    assert history.columns == {"iteration": [0.0, 2.0, 4.0], "w_estimate": [0.0, 2.0, 4.0]}
+    history.forget_from(0)
+    assert len(history) == 0

@@ -3,7 +3,8 @@
 `render_quality_section(state, baseline=None, ...)` draws into the current Streamlit container: it
 evaluates the run (and the GAN baseline, when one runs alongside) every `every` generator iterations with
 `wgan.metrics.QualityTracker` and draws the latest figures, the W estimate against FID-MNIST over
-training, and the class histograms side by side.
+training, and the class histograms side by side. The points live in each run's `TrainState.quality`, so a
+saved run keeps them and shows them again when it is loaded.
 
 The figure-building functions (`quality_figure`, `histogram_figure`) are plain plotly and can be used
 without Streamlit. The Figure 3 reproduction the home page draws lives in ui/home.py and pages/0_Home.py.
@@ -19,12 +20,11 @@ from plotly.subplots import make_subplots
 
 from wgan.checkpoint import CheckpointError
 from wgan.classifier import MnistClassifier, load_classifier
-from wgan.metrics import COVERAGE_FRACTION, QualityTracker, reference_statistics
+from wgan.metrics import COVERAGE_FRACTION, QualityTracker
 from wgan.paths import SHIPPED_CLASSIFIER
 from wgan.train import TrainState
 
 DEFAULT_CLASSIFIER = SHIPPED_CLASSIFIER
-MAX_REFERENCE_IMAGES = 10_000  # real images in the FID reference statistics (bounded cost, computed once)
 NOT_COMPARABLE = (
     "FID-MNIST is the Frechet distance in the 128-d features of our own small MNIST classifier. It is not "
     "comparable with published FIDs (those use Inception-v3 features); compare it only with other FID-MNIST "
@@ -46,7 +46,10 @@ def cached_classifier(path: str) -> MnistClassifier:
 def _trackers(
     state: TrainState, baseline: TrainState | None, classifier: MnistClassifier, every: int, n_samples: int, key: str
 ) -> dict[str, QualityTracker]:
-    """This session's trackers for this run, rebuilt when the run (or the settings) change."""
+    """This session's trackers for this run, rebuilt when the run (or the settings) change.
+
+    A tracker holds only its settings and the reference statistics: the points are in the runs' states.
+    """
     stored = st.session_state.get(key)
     settings = (every, n_samples)
     if (
@@ -55,11 +58,11 @@ def _trackers(
         or stored["baseline"] is not baseline
         or stored["settings"] != settings
     ):
-        # The reference set is the run's own training images (at most MAX_REFERENCE_IMAGES of them).
-        reference = reference_statistics(classifier, state.data.images[:MAX_REFERENCE_IMAGES])
-        trackers = {"wgan": QualityTracker(classifier, reference, n_samples=n_samples, seed=0, every=every)}
+        # The reference set is the run's own training images, shared with the baseline (the same images).
+        wgan = QualityTracker.for_run(state, classifier, n_samples=n_samples, seed=0, every=every)
+        trackers = {"wgan": wgan}
         if baseline is not None:
-            trackers["gan"] = QualityTracker(classifier, reference, n_samples=n_samples, seed=0, every=every)
+            trackers["gan"] = QualityTracker(classifier, wgan.reference, n_samples=n_samples, seed=0, every=every)
         stored = {"state": state, "baseline": baseline, "settings": settings, "trackers": trackers}
         st.session_state[key] = stored
     return stored["trackers"]
@@ -127,21 +130,28 @@ def histogram_figure(histograms: dict[str, list[int]]) -> go.Figure:
     return figure
 
 
-def _metric_row(label: str, tracker: QualityTracker) -> None:
-    point = tracker.last
+def latest_point(quality: dict[str, list]) -> dict | None:
+    """The run's latest quality point as {name: value} (a name older points lack reads nan), or None."""
+    if not quality.get("iteration"):
+        return None
+    return {name: values[-1] if values else float("nan") for name, values in quality.items()}
+
+
+def _metric_row(label: str, quality: dict[str, list]) -> None:
+    point = latest_point(quality)
     if point is None:
         return
-    report = point.report
     cols = st.columns(5)
-    cols[0].metric(f"{label}: FID-MNIST", f"{report.fid_mnist:,.2f}", help=NOT_COMPARABLE)
-    cols[1].metric("Classes covered", f"{report.classes_covered} / 10", help=COVERAGE_NOTE)
-    cols[2].metric("Top-class share", f"{report.top_class_share:.2f}", help=COVERAGE_NOTE)
+    cols[0].metric(f"{label}: FID-MNIST", f"{point['fid_mnist']:,.2f}", help=NOT_COMPARABLE)
+    cols[1].metric("Classes covered", f"{point['classes_covered']:.0f} / 10", help=COVERAGE_NOTE)
+    cols[2].metric("Top-class share", f"{point['top_class_share']:.2f}", help=COVERAGE_NOTE)
     cols[3].metric(
         "Mean confidence",
-        f"{report.mean_confidence:.2f}",
+        f"{point.get('mean_confidence', float('nan')):.2f}",
         help="Mean of the classifier's top probability: low when samples look like no digit in particular.",
     )
-    cols[4].metric("At iteration", f"{point.iteration:,}", help=f"{report.n:,} samples, {point.seconds:.1f} s")
+    cost = f"{point.get('samples', float('nan')):,.0f} samples, {point.get('eval_seconds', float('nan')):.1f} s"
+    cols[4].metric("At iteration", f"{point['iteration']:,.0f}", help=cost)
 
 
 def render_quality_section(
@@ -164,8 +174,9 @@ def render_quality_section(
         every: generator iterations between evaluations (each generates and classifies n_samples images).
         n_samples: generated samples per evaluation (fixed noise, seed 0).
         classifier_path: the classifier file (`python -m wgan classifier` makes it).
-        key: session-state key for this section's trackers (prefix it with the page's prefix); the
-            trackers reset when `state` or `baseline` is a different object, or `every`/`n_samples` change.
+        key: session-state key for this section's trackers (prefix it with the page's prefix); they are
+            rebuilt when `state` or `baseline` is a different object, or `every`/`n_samples` change. The
+            points stay in `state.quality` and `baseline.quality` (and so in a saved run's checkpoint).
         update: False draws what was measured without evaluating (e.g. while scrubbing a paused run).
 
     Call it after the training chunk of a fragment tick (never inside a step): it evaluates only when a
@@ -177,21 +188,23 @@ def render_quality_section(
     except CheckpointError as error:
         st.info(f"Quality metrics are off: {error}")
         return
-    trackers = _trackers(state, baseline, classifier, every, n_samples, key)
     if update:
+        trackers = _trackers(state, baseline, classifier, every, n_samples, key)
         trackers["wgan"].maybe_update(state)
         if baseline is not None:
             trackers["gan"].maybe_update(baseline)
-    _metric_row("WGAN", trackers["wgan"])
-    if "gan" in trackers:
-        _metric_row("GAN", trackers["gan"])
+    _metric_row("WGAN", state.quality)
+    if baseline is not None:
+        _metric_row("GAN", baseline.quality)
     st.plotly_chart(
-        quality_figure(trackers["wgan"].history, trackers["gan"].history if "gan" in trackers else None),
+        quality_figure(state.quality, baseline.quality if baseline is not None else None),
         key=f"{key}.chart.w_fid",
     )
-    histograms = {"WGAN": trackers["wgan"].last.report.histogram} if trackers["wgan"].last else {}
-    if "gan" in trackers and trackers["gan"].last is not None:
-        histograms["GAN baseline"] = trackers["gan"].last.report.histogram
+    histograms = {}
+    for label, run in (("WGAN", state), ("GAN baseline", baseline)):
+        latest = latest_point(run.quality) if run is not None else None
+        if latest is not None and latest.get("histogram"):
+            histograms[label] = latest["histogram"]
     if histograms:
         st.plotly_chart(histogram_figure(histograms), key=f"{key}.chart.histogram")
     st.caption(

@@ -5,14 +5,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
 from wgan.config import TrainConfig
-from wgan.live import LiveRun, thin
+from wgan.live import LiveRun
 from wgan.objectives import LOG2
 from wgan.smoothing import centred_median
+from wgan.train import kept_rows
 
-MAX_CHART_POINTS = 600  # per trace: long runs are strided, so the browser redraws each tick quickly
+MAX_CHART_POINTS = 600  # per trace: long runs are thinned (kept_rows), so the browser redraws each tick quickly
+
+
+def _pick(values, keep: list[int]):
+    """The points of `values` (a list or an array) at the rows `keep` (`kept_rows`), of the same kind."""
+    return values[keep] if isinstance(values, np.ndarray) else [values[i] for i in keep]
+
+
 # What each chart means, in the caption under it.
 CHART_NOTES = {
     "w": "The W estimate approximates the Wasserstein distance (up to the critic's Lipschitz constant): it should "
@@ -55,10 +64,10 @@ def smoothed_figure(
 ) -> go.Figure:
     """One metric against generator iterations: raw (faint) and running median (bold)."""
     x, y = columns.get("iteration", []), columns.get(name, [])
-    keep = thin(len(x), MAX_CHART_POINTS)
+    keep = kept_rows(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
-    _line(fig, x[keep], y[keep], "raw", opacity=0.3, line=dict(width=1))
-    _line(fig, x[keep], centred_median(y, window)[keep], f"median of {window}", line=dict(width=3))
+    _line(fig, _pick(x, keep), _pick(y, keep), "raw", opacity=0.3, line=dict(width=1))
+    _line(fig, _pick(x, keep), centred_median(y, window)[keep], f"median of {window}", line=dict(width=3))
     if reference is not None:
         fig.add_hline(y=reference, line_dash="dash", annotation_text="log 2", line_color="firebrick")
     return _layout(fig, title, name.replace("_", " "), marker)
@@ -79,10 +88,10 @@ def js_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure:
 
 def critic_figure(columns: dict, window: int, marker: int | None) -> go.Figure:
     x = columns.get("iteration", [])
-    keep = thin(len(x), MAX_CHART_POINTS)
+    keep = kept_rows(len(x), MAX_CHART_POINTS)
     fig = go.Figure()
     for name, label in (("critic_real", "mean f(real)"), ("critic_fake", "mean f(fake)")):
-        _line(fig, x[keep], centred_median(columns.get(name, []), window)[keep], label)
+        _line(fig, _pick(x, keep), centred_median(columns.get(name, []), window)[keep], label)
     return _layout(fig, "Critic mean on real and on fake images (median-smoothed)", "critic score", marker)
 
 
@@ -93,8 +102,8 @@ def generator_figure(run: LiveRun, window: int, marker: int | None) -> go.Figure
             continue
         columns = state.history.columns
         x = columns.get("iteration", [])
-        keep = thin(len(x), MAX_CHART_POINTS)
-        _line(fig, x[keep], centred_median(columns.get("generator_loss", []), window)[keep], label)
+        keep = kept_rows(len(x), MAX_CHART_POINTS)
+        _line(fig, _pick(x, keep), centred_median(columns.get("generator_loss", []), window)[keep], label)
     return _layout(fig, "Generator loss (secondary)", "generator loss", marker)
 
 

@@ -24,7 +24,7 @@ from wgan.config import TrainConfig
 from wgan.data import ImageData
 from wgan.models import Generator, build_generator
 from wgan.paths import SHIPPED_DIR
-from wgan.train import History, TrainState, build_models, init_state
+from wgan.train import History, TrainState, build_models, capture, init_state, roll_back
 
 FORMAT = "wgan-checkpoint"
 FORMAT_VERSION = 1
@@ -71,32 +71,18 @@ class Checkpoint:
 
 
 def state_payload(state: TrainState, card: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The plain dict that `save_checkpoint` writes for a run (tensors moved to the CPU)."""
+    """The plain dict that `save_checkpoint` writes for a run (tensors moved to the CPU).
+
+    The run's state is `wgan.train.capture`'s record, under its keys (weights, optimisers, "rng",
+    "counters"), beside the config, fixed noise, history, quality points and card.
+    """
     state.history.flush()
-    rng = {
-        "data": state.data_rng.get_state(),
-        "noise": state.noise_rng.get_state(),
-        "torch_cpu": torch.get_rng_state(),
-    }
-    if state.device.type == "cuda":
-        rng["torch_cuda"] = torch.cuda.get_rng_state(state.device)
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": state.config.to_dict(),
-        "generator": _cpu(state.generator.state_dict()),
-        **({} if state.generator_ema is None else {"generator_ema": _cpu(state.generator_ema.state_dict())}),
-        "critic": _cpu(state.critic.state_dict()),
-        "generator_optimizer": _cpu(state.generator_optimizer.state_dict()),
-        "critic_optimizer": _cpu(state.critic_optimizer.state_dict()),
-        "counters": {
-            "iteration": state.iteration,
-            "critic_updates": state.critic_updates,
-            "real_images_seen": state.real_images_seen,
-            "wall_seconds": state.wall_seconds,
-        },
+        **_cpu(capture(state)),
         "fixed_noise": state.fixed_noise.cpu(),
-        "rng": rng,
         "history": {name: list(values) for name, values in state.history.columns.items()},
         "quality": {name: list(values) for name, values in state.quality.items()},
         "card": dict(card or {}),
@@ -207,8 +193,6 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return checkpoint
 
 
-
-
 def find_checkpoints(folder: str | Path = SHIPPED_DIR) -> list[Path]:
     """Checkpoint files in `folder` (shipped) and `folder/runs` (users' runs), shipped first, by name."""
     folder = Path(folder)
@@ -229,28 +213,13 @@ def restore_state(checkpoint: Checkpoint, data: ImageData, device: torch.device 
         raise CheckpointError(f"{checkpoint.path}: holds only a generator (for sampling); it cannot resume training")
     payload = checkpoint.payload
     state = init_state(checkpoint.config, data, device)
-    load_state_strict(checkpoint.path, state.generator, payload["generator"], "generator")
-    if state.generator_ema is not None:
-        if "generator_ema" not in payload:
-            raise CheckpointError(f"{checkpoint.path}: cannot resume (its config keeps a generator average it lacks)")
-        load_state_strict(checkpoint.path, state.generator_ema, payload["generator_ema"], "generator_ema")
-    load_state_strict(checkpoint.path, state.critic, payload["critic"], "critic")
+    if state.generator_ema is not None and "generator_ema" not in payload:
+        raise CheckpointError(f"{checkpoint.path}: cannot resume (its config keeps a generator average it lacks)")
+    # load_checkpoint has checked the weights fit; what is left to go wrong is the rest of the record.
     try:
-        state.generator_optimizer.load_state_dict(payload["generator_optimizer"])
-        state.critic_optimizer.load_state_dict(payload["critic_optimizer"])
-        counters = payload["counters"]
-        state.iteration = int(counters["iteration"])
-        state.critic_updates = int(counters["critic_updates"])
-        state.real_images_seen = int(counters["real_images_seen"])
-        state.wall_seconds = float(counters.get("wall_seconds", 0.0))
-        state.fixed_noise = payload["fixed_noise"].to(state.device)
-        rng = payload["rng"]
-        state.data_rng.set_state(rng["data"])
-        state.noise_rng.set_state(rng["noise"])
-        torch.set_rng_state(rng["torch_cpu"])
-        if "torch_cuda" in rng and state.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["torch_cuda"], state.device)
         state.history = History(columns={name: list(values) for name, values in payload["history"].items()})
+        roll_back(state, payload)
+        state.fixed_noise = payload["fixed_noise"].to(state.device)
         state.quality = {name: list(values) for name, values in payload.get("quality", {}).items()}
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
         detail = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__

@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -30,6 +31,9 @@ from wgan.live import cpu_training_defaults
 from wgan.paths import DATA_ROOT, RUNS_DIR, SHIPPED_CLASSIFIER
 from wgan.sampling import generate, grid, noise_from_seed, save_png
 from wgan.train import TrainingDiverged, TrainState, init_state, train_chunk
+
+if TYPE_CHECKING:
+    from wgan.metrics import QualityTracker
 
 
 class CliError(RuntimeError):
@@ -154,55 +158,24 @@ def command_train(args: argparse.Namespace) -> int:
         f"data: {state.data.source} ({len(state.data)} training images); "
         f"{target - state.iteration} generator iterations to go"
     )
-    quality = QualityProbe.for_args(args, state)
+    quality = quality_tracker(args, state)
     run_with_progress(state, target, out, args.save_every * 60, commands, quality)
     print(f"saved {out} at generator iteration {state.iteration}; W estimate {state.history.last('w_estimate'):.4f}")
     return 0
 
 
-class QualityProbe:
-    """FID-MNIST of the run's generator every `every` iterations, appended to `state.quality`.
+def quality_tracker(args: argparse.Namespace, state: TrainState) -> QualityTracker | None:
+    """The run's FID-MNIST tracker for --fid-every (None without it): samples from fixed noise (seed 0)
+    against the run's own training images, as in the shipped cards; its points go into the checkpoint."""
+    if args.fid_every <= 0:
+        return None
+    if args.fid_samples < 2:
+        raise CliError("--fid-samples must be at least 2 (a covariance needs two samples)")
+    from wgan.classifier import load_classifier
+    from wgan.metrics import QualityTracker
 
-    The reference is the run's own training images (as in the shipped cards); samples come from fixed
-    noise (seed 0), so the points of one run, and of runs with the same settings, are comparable.
-    """
-
-    def __init__(self, state: TrainState, every: int, samples: int, classifier_path: str) -> None:
-        from wgan.classifier import load_classifier
-        from wgan.metrics import reference_statistics
-
-        self.every, self.samples = every, samples
-        self.classifier = load_classifier(classifier_path).model.to(state.device)
-        self.reference = reference_statistics(self.classifier, state.data.images[:10_000])
-
-    @classmethod
-    def for_args(cls, args: argparse.Namespace, state: TrainState) -> QualityProbe | None:
-        if args.fid_every <= 0:
-            return None
-        if args.fid_samples < 2:
-            raise CliError("--fid-samples must be at least 2 (a covariance needs two samples)")
-        return cls(state, args.fid_every, args.fid_samples, args.classifier)
-
-    def next_iteration(self, state: TrainState) -> int:
-        return (state.iteration // self.every + 1) * self.every
-
-    def due(self, state: TrainState) -> bool:
-        done = state.quality.get("iteration", [])
-        return state.iteration % self.every == 0 and (not done or done[-1] != state.iteration)
-
-    def measure(self, state: TrainState) -> float:
-        from wgan.metrics import evaluate_generator
-
-        report = evaluate_generator(state.sampler, self.classifier, self.reference, n=self.samples, seed=0)
-        row = {
-            "iteration": float(state.iteration),
-            "fid_mnist": report.fid_mnist,
-            "classes_covered": float(report.classes_covered),
-            "top_class_share": report.top_class_share,
-        }
-        for name, value in row.items():
-            state.quality.setdefault(name, []).append(value)
-        return report.fid_mnist
+    classifier = load_classifier(args.classifier).model
+    return QualityTracker.for_run(state, classifier, n_samples=args.fid_samples, seed=0, every=args.fid_every)
 
 
 def run_with_progress(
@@ -211,7 +184,7 @@ def run_with_progress(
     out: Path,
     save_every_s: float,
     commands: list[str],
-    quality: QualityProbe | None = None,
+    quality: QualityTracker | None = None,
 ) -> None:
     from tqdm import tqdm
 
@@ -225,8 +198,8 @@ def run_with_progress(
             fid = (state.quality.get("fid_mnist") or [float("nan")])[-1]  # a resumed run shows its last point
             while state.iteration < target:
                 if quality is not None and quality.due(state):
-                    fid = quality.measure(state)
-                stop = target if quality is None else min(target, quality.next_iteration(state))
+                    fid = quality.update(state).report.fid_mnist
+                stop = target if quality is None else min(target, quality.next_due(state))
                 # Chunks of about a second keep the bar lively without syncing the device every step.
                 result = train_chunk(state, stop - state.iteration, max_seconds=1.0)
                 bar.update(result.iterations)
@@ -239,8 +212,8 @@ def run_with_progress(
                 if time.monotonic() - last_save >= save_every_s:  # a killed run loses at most this much
                     save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
                     last_save = time.monotonic()
-            if quality is not None and state.quality.get("iteration", [None])[-1] != state.iteration:
-                quality.measure(state)  # the end of the run is always measured
+            if quality is not None and quality.last_iteration(state) != state.iteration:
+                quality.update(state)  # the end of the run is always measured
         finally:
             # Also on Ctrl-C: nothing trained is lost.
             save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
@@ -285,7 +258,7 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- measured quality (issue 6): the MNIST classifier behind FID-MNIST, and `eval` -------------------------
+# --- measured quality: the MNIST classifier behind FID-MNIST, and `eval` ----------------------------------
 
 
 def add_quality_commands(commands: argparse._SubParsersAction) -> None:

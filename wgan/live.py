@@ -22,15 +22,15 @@ from wgan.checkpoint import Checkpoint, restore_state
 from wgan.config import PRESETS, TrainConfig
 from wgan.data import DataUnavailableError, ImageData, load_images
 from wgan.device import cpu_has_fast_bf16, describe_device
-from wgan.sampling import to_uint8
+from wgan.sampling import generate, to_uint8
 from wgan.train import (
     TrainingDiverged,
     TrainState,
     capture,
     evaluate_holdout,
     init_state,
+    kept_rows,
     roll_back,
-    sample,
     thin_oldest,
     train_chunk,
 )
@@ -38,7 +38,7 @@ from wgan.train import (
 MAX_HOLDOUT_POINTS = 1_000  # held-out checks kept per run (thinned like the history)
 # The held-out check runs with every 4th snapshot only: it costs about three times what the samples do.
 HOLDOUT_EVERY_SNAPSHOTS = 4
-MAX_SNAPSHOTS = 120  # 64 uint8 28x28 grids each (~50 kB, twice with a baseline); thinned when exceeded
+MAX_SNAPSHOTS = 120  # 64 uint8 28x28 grids each (~50 kB, twice with a baseline); thinned like the history
 
 
 def baseline_config(config: TrainConfig) -> TrainConfig:
@@ -239,7 +239,7 @@ class LiveRun:
                 total_seconds += base.seconds
                 images += base.images_per_s * base.seconds
         except TrainingDiverged as error:
-            baseline_failed = before is not None and self.state.iteration != before["counters"][0]
+            baseline_failed = before is not None and self.state.iteration != before["counters"]["iteration"]
             if baseline_failed:
                 roll_back(self.state, before)  # the WGAN went ahead before the baseline failed: undo it too
             self.problem = f"{'The GAN baseline: ' if baseline_failed else ''}{error}"
@@ -291,14 +291,12 @@ class LiveRun:
         state = self.state
         if self.snapshots and self.snapshots[-1].iteration == state.iteration:
             return
-        images = to_uint8(sample(state.sampler, state.fixed_noise))
+        images = to_uint8(generate(state.sampler, state.fixed_noise))
         baseline_images = None
         if self.baseline is not None:
-            baseline_images = to_uint8(sample(self.baseline.sampler, self.baseline.fixed_noise))
+            baseline_images = to_uint8(generate(self.baseline.sampler, self.baseline.fixed_noise))
         self.snapshots.append(Snapshot(state.iteration, images, baseline_images))
-        if len(self.snapshots) > MAX_SNAPSHOTS:
-            # Keep the first and the newest; drop every other one in between (older ones thin out).
-            self.snapshots = self.snapshots[:1] + self.snapshots[1:-1][1::2] + self.snapshots[-1:]
+        self.snapshots = [self.snapshots[i] for i in kept_rows(len(self.snapshots), MAX_SNAPSHOTS)]
         checks = evaluate_holdout(state) if self._holdout_check_due() else {}
         if checks:
             self.holdout["iteration"].append(float(state.iteration))
@@ -405,6 +403,3 @@ def baseline_run_name(name: str) -> str:
     return f"{name}-gan-baseline"
 
 
-def thin(n: int, max_points: int) -> slice:
-    """A stride that keeps at most about `max_points` of `n` points (charts stay light on long runs)."""
-    return slice(None, None, max(1, math.ceil(n / max_points)))

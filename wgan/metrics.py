@@ -21,7 +21,8 @@ import torch
 
 from wgan.classifier import N_CLASSES, MnistClassifier, as_float_images
 from wgan.models import Generator
-from wgan.sampling import eval_mode, generate, noise_from_seed
+from wgan.modes import eval_mode
+from wgan.sampling import generate, noise_from_seed
 from wgan.smoothing import trailing_median
 from wgan.train import TrainState
 
@@ -97,17 +98,13 @@ def classify(classifier: MnistClassifier, images: torch.Tensor, batch_size: int 
     Runs the classifier in eval mode on its own device; results come back on the CPU.
     """
     device = next(classifier.parameters()).device
-    was_training = classifier.training
-    classifier.eval()
     features, probabilities = [], []
-    try:
+    with eval_mode(classifier):
         for first in range(0, images.shape[0], batch_size):
             batch = as_float_images(images[first : first + batch_size]).to(device)
             logits, batch_features = classifier.forward_with_features(batch)
             features.append(batch_features.double().cpu())
             probabilities.append(torch.softmax(logits.double(), 1).cpu())
-    finally:
-        classifier.train(was_training)
     if not features:
         return Classified(torch.zeros(0, classifier.feature_dim, dtype=torch.float64), torch.zeros(0, N_CLASSES))
     return Classified(torch.cat(features), torch.cat(probabilities))
@@ -165,15 +162,6 @@ def report_for(classified: Classified, reference: FeatureStats) -> QualityReport
     )
 
 
-def generate_images(generator: Generator, n: int, seed: int, batch_size: int = BATCH_SIZE) -> torch.Tensor:
-    """n images [n, 1, 28, 28] (CPU float, [-1, 1]) from noise_from_seed(seed): the same z on every device.
-
-    Batch norm runs in eval mode, and the generator's train/eval mode is restored afterwards.
-    """
-    with eval_mode(generator):
-        return generate(generator, noise_from_seed(seed, n, generator.z_dim), batch_size)
-
-
 def evaluate_generator(
     generator: Generator,
     classifier: MnistClassifier,
@@ -185,7 +173,7 @@ def evaluate_generator(
     """FID-MNIST, coverage, top-class share and mean confidence of n samples drawn with a fixed seed."""
     if n < 2:
         raise ValueError("n must be at least 2 (a covariance needs two samples)")
-    images = generate_images(generator, n, seed, batch_size)
+    images = generate(generator, noise_from_seed(seed, n, generator.z_dim), batch_size)
     return report_for(classify(classifier, images, batch_size), reference)
 
 
@@ -221,6 +209,7 @@ class QualityPoint:
     """One evaluation during training."""
 
     iteration: int
+    wall_seconds: float  # the run's training seconds when it was measured (TrainState.wall_seconds)
     # Median over the generator iterations since the previous evaluation (at most `every`): one iteration's
     # value is too noisy to compare with FID-MNIST. For the GAN baseline w_estimate is its critic's, same formula.
     w_estimate: float
@@ -229,15 +218,22 @@ class QualityPoint:
     seconds: float  # what the evaluation cost
 
 
+MAX_REFERENCE_IMAGES = 10_000  # a run's own training images in its FID reference (bounded cost, computed once)
+
+
 @dataclass
 class QualityTracker:
     """FID-MNIST and coverage of a run's generator every `every` generator iterations, with a bounded cost.
 
-    Each evaluation draws `n_samples` images from the same noise (`seed`), so points are comparable along
-    a run and between runs (the GAN baseline with the same tracker settings). It runs between training
-    chunks, never inside a step: call `maybe_update(state)` after `train_chunk`. The classifier is copied to
-    the run's device once (the caller's model, which may be shared and read-only, is left where it is).
-    Generating the samples dominates an evaluation's cost, so `n_samples` and `every` set it.
+    The one tracker for quality during training: the command line's `--fid-every`, the Training page's
+    quality section and the Figure 3 benchmark use it. Each evaluation draws `n_samples` images from the
+    same noise (`seed`) through `state.sampler`, so points are comparable along a run and between runs (the
+    GAN baseline with the same tracker settings), and appends one entry per figure to `state.quality`
+    (see `update`): checkpoints keep the points, and a tracker made for a resumed run carries on after them.
+    It runs between training chunks, never inside a step: call `maybe_update(state)` after `train_chunk`.
+    The classifier is copied to the run's device once (the caller's model, which may be shared and
+    read-only, is left where it is). Generating the samples dominates an evaluation's cost, so
+    `n_samples` and `every` set it.
     """
 
     classifier: MnistClassifier
@@ -245,58 +241,99 @@ class QualityTracker:
     n_samples: int = 1000
     seed: int = 0
     every: int = 50
-    history: dict[str, list[float]] = field(default_factory=dict)  # one entry per evaluation, per figure
-    histograms: list[list[int]] = field(default_factory=list)  # each evaluation's class histogram
-    last: QualityPoint | None = None
     _device_classifier: MnistClassifier | None = field(default=None, repr=False)
 
+    @classmethod
+    def for_run(
+        cls, state: TrainState, classifier: MnistClassifier, n_samples: int = 1000, seed: int = 0, every: int = 50
+    ) -> QualityTracker:
+        """A tracker whose reference set is the run's own training images (at most MAX_REFERENCE_IMAGES)."""
+        on_device = _on_device(classifier, state.device)
+        reference = reference_statistics(on_device, state.data.images[:MAX_REFERENCE_IMAGES])
+        return cls(classifier, reference, n_samples, seed, every, _device_classifier=on_device)
+
+    @staticmethod
+    def last_iteration(state: TrainState) -> int | None:
+        """The generator iteration of the run's latest quality point, None before the first."""
+        done = state.quality.get("iteration")
+        return int(done[-1]) if done else None
+
     def due(self, state: TrainState) -> bool:
-        """True when no evaluation was made yet or `every` iterations passed since the last one."""
-        return self.last is None or state.iteration - self.last.iteration >= self.every
+        """True when the run has no point yet or `every` iterations passed since its latest one."""
+        last = self.last_iteration(state)
+        return last is None or state.iteration - last >= self.every
+
+    def next_due(self, state: TrainState) -> int:
+        """The generator iteration at which the next evaluation is due (now, if the run has no point yet)."""
+        last = self.last_iteration(state)
+        return state.iteration if last is None else max(state.iteration, last + self.every)
 
     def maybe_update(self, state: TrainState) -> QualityPoint | None:
         return self.update(state) if self.due(state) else None
 
     def update(self, state: TrainState) -> QualityPoint:
-        """Evaluate the state's generator now and append a point to `history`."""
+        """Evaluate the run's sampler now and append a point to `state.quality`.
+
+        Its entries: "iteration", "wall_seconds", "fid_mnist", "classes_covered", "top_class_share",
+        "mean_confidence", "w_estimate", "js_estimate" (floats), "samples" (n_samples), "eval_seconds"
+        (the evaluation's cost) and "histogram" (the class histogram, 10 ints).
+        """
         started = time.perf_counter()
         classifier = self._classifier_on(state.device)
-        report = evaluate_generator(state.generator, classifier, self.reference, self.n_samples, self.seed)
+        report = evaluate_generator(state.sampler, classifier, self.reference, self.n_samples, self.seed)
         state.history.flush()
         point = QualityPoint(
             iteration=state.iteration,
+            wall_seconds=state.wall_seconds,
             w_estimate=self._recent_median(state, "w_estimate"),
             js_estimate=self._recent_median(state, "js_estimate"),
             report=report,
             seconds=time.perf_counter() - started,
         )
-        row = {
-            "iteration": float(point.iteration),
-            "w_estimate": point.w_estimate,
-            "js_estimate": point.js_estimate,
-            "fid_mnist": report.fid_mnist,
-            "classes_covered": float(report.classes_covered),
-            "top_class_share": report.top_class_share,
-            "mean_confidence": report.mean_confidence,
-        }
-        for name, value in row.items():
-            self.history.setdefault(name, []).append(value)
-        self.histograms.append(list(report.histogram))
-        self.last = point
+        _append_row(
+            state.quality,
+            {
+                "iteration": float(point.iteration),
+                "wall_seconds": point.wall_seconds,
+                "fid_mnist": report.fid_mnist,
+                "classes_covered": float(report.classes_covered),
+                "top_class_share": report.top_class_share,
+                "mean_confidence": report.mean_confidence,
+                "w_estimate": point.w_estimate,
+                "js_estimate": point.js_estimate,
+                "samples": float(report.n),
+                "eval_seconds": point.seconds,
+                "histogram": list(report.histogram),
+            },
+        )
         return point
 
     def _recent_median(self, state: TrainState, name: str) -> float:
         """Median of `name` over the iterations logged since the last evaluation (at most `every`); nan if none."""
         values = state.history.columns.get(name, [])
-        since = len(values) if self.last is None else state.iteration - self.last.iteration
+        last = self.last_iteration(state)
+        since = len(values) if last is None else state.iteration - last
         if since <= 0:
             return float("nan")
         return trailing_median(values, len(values), max(1, min(since, self.every)))
 
     def _classifier_on(self, device: torch.device) -> MnistClassifier:
-        current = next(self.classifier.parameters()).device
-        if current == device:
-            return self.classifier
-        if self._device_classifier is None or next(self._device_classifier.parameters()).device != device:
-            self._device_classifier = copy.deepcopy(self.classifier).to(device).eval()
+        self._device_classifier = _on_device(self._device_classifier or self.classifier, device)
         return self._device_classifier
+
+
+def _on_device(classifier: MnistClassifier, device: torch.device) -> MnistClassifier:
+    """`classifier` itself when it is on `device` ("cuda" matches any CUDA index), else an eval-mode copy there."""
+    current = next(classifier.parameters()).device
+    if current.type == device.type and device.index in (None, current.index):
+        return classifier
+    return copy.deepcopy(classifier).to(device).eval()
+
+
+def _append_row(columns: dict[str, list], row: dict[str, object]) -> None:
+    """Append one entry per name; a name the earlier rows lack (points from older code) is back-filled
+    with nan (an empty histogram), so every column stays as long as "iteration"."""
+    rows = len(columns.get("iteration", []))
+    for name, value in row.items():
+        missing = [] if isinstance(value, list) else float("nan")
+        columns.setdefault(name, [missing] * rows).append(value)

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wgan.modes import eval_mode
+
 IMAGE_SHAPE = (1, 28, 28)
 
 
@@ -218,11 +220,7 @@ def visible_pixels(critic: Critic, image_shape: tuple[int, int, int] = IMAGE_SHA
     For the seed's critic the last row and column come out False: whatever a generator draws there, the
     critic cannot see it, so nothing pushes the generator to stop.
     """
-    was_training = critic.training
-    critic.eval()
-    try:
+    with eval_mode(critic):
         x = torch.rand(4, *image_shape, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
         (gradient,) = torch.autograd.grad(critic(x).sum(), x)
-    finally:
-        critic.train(was_training)
     return gradient.abs().sum(dim=(0, 1)) > 0

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from wgan.config import ConfigError, TrainConfig
-from wgan.sampling import eval_mode, generate, to_uint8
+from wgan.sampling import generate, to_uint8
 from wgan.train import TrainState
 
 FORMAT = "wgan-recording"
@@ -46,13 +46,12 @@ class Recording:
         return not self.iterations or state.iteration >= self.iterations[-1] + every
 
     def add_frame(self, state: TrainState) -> None:
-        """The samples of `state`'s fixed noise now (eval mode, the run's sampler), and the clock."""
+        """The samples of `state`'s fixed noise now (as the page's snapshots draw them), and the clock."""
         if self.iterations and self.iterations[-1] == state.iteration:
             return
         self.iterations.append(state.iteration)
         self.seconds.append(round(state.wall_seconds, 2))
-        with eval_mode(state.sampler):
-            self.frames.append(to_uint8(generate(state.sampler, state.fixed_noise)))
+        self.frames.append(to_uint8(generate(state.sampler, state.fixed_noise)))
 
     def finish(self, state: TrainState) -> None:
         """Copy the run's W curve (thinned to MAX_CURVE_POINTS) and its FID-MNIST points."""

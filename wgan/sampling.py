@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from wgan.models import Generator
+from wgan.modes import eval_mode
 
 
 def noise_from_seed(seed: int, n: int, z_dim: int) -> torch.Tensor:
@@ -19,28 +18,29 @@ def noise_from_seed(seed: int, n: int, z_dim: int) -> torch.Tensor:
     return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
 
 
-@torch.inference_mode()
-def generate(generator: Generator, z: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
-    """Images [n, 1, 28, 28] in [-1, 1] (CPU float) from z [n, z_dim] (any device).
+@torch.no_grad()
+def generate(
+    generator: Generator,
+    z: torch.Tensor,
+    batch_size: int | None = None,
+    precision: str = "fp32",
+    device: torch.device | str | None = "cpu",
+) -> torch.Tensor:
+    """Images [n, 1, 28, 28] in [-1, 1], float32, from z [n, z_dim] (any device): the one way to sample.
 
-    The generator runs on its own device, `batch_size` noise vectors at a time (all at once by default),
-    so memory stays bounded for large n. Eval mode is the caller's job (see `eval_mode`): sampling must
-    not update batch-norm statistics, but a page's frozen generator is already in eval mode.
+    The generator runs in eval mode (batch norm on its running statistics; its own mode is restored after)
+    and without autograd, on its own device, `batch_size` noise vectors at a time (all at once by default)
+    so memory stays bounded for large n. precision="bf16" runs it under bf16 autocast, as a bf16 training
+    run's steps do. The images land on `device` (the CPU by default; None leaves them where they were made).
     """
-    device = next(generator.parameters()).device
+    own = next(generator.parameters()).device
     chunks = z.split(batch_size) if batch_size else (z,)
-    return torch.cat([generator(chunk.to(device)).float().cpu() for chunk in chunks])
-
-
-@contextmanager
-def eval_mode(module: torch.nn.Module) -> Iterator[torch.nn.Module]:
-    """Run a block with `module` in eval mode (batch norm on its running statistics), then restore its mode."""
-    was_training = module.training
-    module.eval()
-    try:
-        yield module
-    finally:
-        module.train(was_training)
+    images = []
+    with eval_mode(generator), torch.autocast(own.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        for chunk in chunks:
+            out = generator(chunk.to(own)).float()
+            images.append(out if device is None else out.to(device))
+    return torch.cat(images)
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

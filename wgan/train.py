@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -24,7 +25,8 @@ from wgan.data import DeviceDataset, ImageData
 from wgan.device import configure_cpu_threads
 from wgan.kernels import use_cpu_fast_paths
 from wgan.models import Critic, Generator, build_critic, build_generator
-from wgan.sampling import eval_mode
+from wgan.modes import eval_mode
+from wgan.sampling import generate
 
 FIXED_NOISE_SIZE = 64  # one 8x8 grid of samples from fixed noise, shown as training runs
 METRICS = (
@@ -42,18 +44,31 @@ METRICS = (
 MAX_HISTORY_ROWS = 10_000  # per run; older rows are thinned so memory stays bounded however long it trains
 
 
-def thin_oldest(columns: dict[str, list[float]], max_rows: int) -> None:
-    """Keep at most `max_rows` rows: when over, every other row of the older half is dropped.
+def kept_rows(n: int, max_rows: int) -> list[int]:
+    """Which of `n` rows (oldest first) to keep so at most `max_rows` remain: the one thinning rule.
 
-    Recent rows keep full resolution and older ones get sparser geometrically, so a chart of the
-    columns still spans the whole run. All columns must have the same length.
+    While over the bound, every other row before the newest max_rows // 2 is dropped (the first row always
+    stays). Recent rows keep full resolution and older ones get sparser geometrically, so whatever keeps
+    rows this way (a run's history, its held-out checks and snapshots, a chart's points) still spans the
+    whole run. A history thinned as it grows gives up one row in two of its older part at a time.
     """
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    rows = list(range(n))
+    while len(rows) > max_rows:
+        old = len(rows) - max_rows // 2  # rows[:old] are thinned, the newest max_rows // 2 stay
+        rows = rows[:old:2] + rows[old:]
+    return rows
+
+
+def thin_oldest(columns: dict[str, list], max_rows: int) -> None:
+    """Thin equally long `columns` in place to at most `max_rows` rows (`kept_rows`)."""
     rows = len(next(iter(columns.values()), []))
     if rows <= max_rows:
         return
-    old = rows - max_rows // 2  # rows [0, old) are thinned, the newest max_rows // 2 stay
+    keep = kept_rows(rows, max_rows)
     for name, values in columns.items():
-        columns[name] = values[:old:2] + values[old:]
+        columns[name] = [values[i] for i in keep]
 
 
 @dataclass
@@ -93,9 +108,13 @@ class History:
     def __len__(self) -> int:
         return len(self.columns.get("iteration", ()))
 
-    def truncate(self, rows: int) -> None:
-        """Forget every row after the first `rows` (and anything not yet flushed)."""
+    def forget_from(self, iteration: int) -> None:
+        """Forget the rows of generator iterations >= `iteration` (and anything not yet flushed)."""
         self.pending.clear()
+        iterations = self.columns.get("iteration", [])
+        rows = len(iterations)
+        while rows and iterations[rows - 1] >= iteration:
+            rows -= 1
         for values in self.columns.values():
             del values[rows:]
 
@@ -126,9 +145,10 @@ class TrainState:
     real_images_seen: int = 0
     wall_seconds: float = 0.0  # time spent inside training chunks, for ETAs and checkpoint cards
     history: History = field(default_factory=History)
-    # FID-MNIST evaluations made while training (`python -m wgan train --fid-every`): one entry per
-    # evaluation under "iteration", "fid_mnist", "classes_covered", "top_class_share".
-    quality: dict[str, list[float]] = field(default_factory=dict)
+    # Quality evaluations made while training (`wgan.metrics.QualityTracker`, for the command line's
+    # --fid-every and the Training page alike): one entry per evaluation under each name, e.g. "iteration",
+    # "wall_seconds", "fid_mnist" (see QualityTracker.update). Checkpoints keep them.
+    quality: dict[str, list] = field(default_factory=dict)
 
     @property
     def sampler(self) -> Generator:
@@ -333,25 +353,40 @@ class TrainingDiverged(RuntimeError):
         )
 
 
-def capture(state: TrainState) -> dict:
-    """What a chunk changes, copied, so a diverged chunk can be undone (a few MB; one copy per chunk)."""
-    rng = {"data": state.data_rng.get_state(), "noise": state.noise_rng.get_state(), "cpu": torch.get_rng_state()}
+def capture(state: TrainState) -> dict[str, Any]:
+    """A copy of what training changes: weights, optimisers, random streams and counters (a few MB).
+
+    The one record of a run's state: a chunk keeps one to undo itself if it diverges (`roll_back`), and a
+    checkpoint stores one under the same keys (`wgan.checkpoint.state_payload`), which `restore_state`
+    puts back with `roll_back` too. The history is not copied: rows are only ever appended after it.
+    """
+    rng = {"data": state.data_rng.get_state(), "noise": state.noise_rng.get_state(), "torch_cpu": torch.get_rng_state()}
     if state.device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(state.device)
-    return {
+        rng["torch_cuda"] = torch.cuda.get_rng_state(state.device)
+    saved = {
         "generator": {k: v.clone() for k, v in state.generator.state_dict().items()},
-        "generator_ema": None if state.generator_ema is None else copy.deepcopy(state.generator_ema.state_dict()),
         "critic": {k: v.clone() for k, v in state.critic.state_dict().items()},
         "generator_optimizer": copy.deepcopy(state.generator_optimizer.state_dict()),
         "critic_optimizer": copy.deepcopy(state.critic_optimizer.state_dict()),
         "rng": rng,
-        "counters": (state.iteration, state.critic_updates, state.real_images_seen),
-        "history_rows": len(state.history),
+        "counters": {
+            "iteration": state.iteration,
+            "critic_updates": state.critic_updates,
+            "real_images_seen": state.real_images_seen,
+            "wall_seconds": state.wall_seconds,
+        },
     }
+    if state.generator_ema is not None:
+        saved["generator_ema"] = {k: v.clone() for k, v in state.generator_ema.state_dict().items()}
+    return saved
 
 
-def roll_back(state: TrainState, saved: dict) -> None:
-    """Put `state` back as `capture` found it."""
+def roll_back(state: TrainState, saved: dict[str, Any]) -> None:
+    """Put `state` back as `capture` found it; history rows from later iterations are forgotten.
+
+    `saved` may come from a checkpoint (tensors on the CPU; a CUDA stream state is used on CUDA only, and
+    a checkpoint without a wall time counts from 0).
+    """
     state.generator.load_state_dict(saved["generator"])
     if state.generator_ema is not None:
         state.generator_ema.load_state_dict(saved["generator_ema"])
@@ -361,11 +396,15 @@ def roll_back(state: TrainState, saved: dict) -> None:
     rng = saved["rng"]
     state.data_rng.set_state(rng["data"])
     state.noise_rng.set_state(rng["noise"])
-    torch.set_rng_state(rng["cpu"])
-    if "cuda" in rng:
-        torch.cuda.set_rng_state(rng["cuda"], state.device)
-    state.iteration, state.critic_updates, state.real_images_seen = saved["counters"]
-    state.history.truncate(saved["history_rows"])
+    torch.set_rng_state(rng["torch_cpu"])
+    if "torch_cuda" in rng and state.device.type == "cuda":
+        torch.cuda.set_rng_state(rng["torch_cuda"], state.device)
+    counters = saved["counters"]
+    state.iteration = int(counters["iteration"])
+    state.critic_updates = int(counters["critic_updates"])
+    state.real_images_seen = int(counters["real_images_seen"])
+    state.wall_seconds = float(counters.get("wall_seconds", 0.0))
+    state.history.forget_from(state.iteration)
 
 
 def _first_non_finite(state: TrainState, since_row: int) -> tuple[str, float] | None:
@@ -417,13 +456,6 @@ def train(state: TrainState, iterations: int, chunk: int = 50) -> Iterator[Chunk
         yield result
 
 
-@torch.no_grad()
-def sample(generator: Generator, z: torch.Tensor) -> torch.Tensor:
-    """Images [B, 1, 28, 28] in [-1, 1] from noise [B, z_dim], with batch norm in eval mode."""
-    with eval_mode(generator):
-        return generator(z)
-
-
 HOLDOUT_CHECK_IMAGES = 256  # held-out images per check: enough for the means, cheap enough to run often
 
 
@@ -444,14 +476,9 @@ def evaluate_holdout(state: TrainState, max_images: int = HOLDOUT_CHECK_IMAGES) 
     eval_rng = torch.Generator(state.device).manual_seed(config.seed + 2)
     train_real = state.data.sample(n, eval_rng)
     z = torch.randn(n, config.z_dim, device=state.device, generator=eval_rng)
-    was_training = critic.training
-    critic.eval()
-    try:
-        with _autocast(state):
-            fake = sample(state.sampler, z)
-            fake_scores = critic(fake).float()
-            train_w = objectives.w_estimate(critic(train_real).float(), fake_scores)
-            holdout_w = objectives.w_estimate(critic(holdout).float(), fake_scores)
-    finally:
-        critic.train(was_training)
+    fake = generate(state.sampler, z, precision=config.precision, device=None)
+    with eval_mode(critic), _autocast(state):
+        fake_scores = critic(fake).float()
+        train_w = objectives.w_estimate(critic(train_real).float(), fake_scores)
+        holdout_w = objectives.w_estimate(critic(holdout).float(), fake_scores)
     return {"w_train": float(train_w), "w_holdout": float(holdout_w)}

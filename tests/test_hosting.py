@@ -8,7 +8,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from wgan.config import preset
+from wgan.config import PAGE_DEFAULT_PRESET, preset
 from wgan.controller import RunStatus
 from wgan.data import load_images
 from wgan.hosting import HOSTED, LOCAL, Hosting, trainer_slots
@@ -98,7 +98,7 @@ def hosted_page(mnist_root: Path, monkeypatch) -> AppTest:
     at.session_state["train.data_root"] = str(mnist_root)
     at.session_state["train.chunk_seconds"] = 0.05
     at.run()
-    at.text_input(key="train.adv.clip.batch_size").set_value("16").run()
+    at.text_input(key=f"train.adv.{PAGE_DEFAULT_PRESET}.batch_size").set_value("16").run()
     return at
 
 

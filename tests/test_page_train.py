@@ -11,14 +11,14 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from wgan.checkpoint import load_checkpoint, save_checkpoint
-from wgan.config import preset
+from wgan.config import PAGE_DEFAULT_PRESET, preset
 from wgan.controller import RunStatus
 from wgan.data import load_images
 from wgan.train import init_state, train_chunk
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_PAGE = "pages/1_Train.py"
-PRESET = "clip"  # the page's default preset
+PRESET = PAGE_DEFAULT_PRESET
 
 
 def messages(at: AppTest) -> list[str]:

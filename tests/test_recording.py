@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from wgan.cli import main
 from wgan.config import preset
 from wgan.data import load_images
 from wgan.modes import eval_mode
@@ -69,3 +70,18 @@ def test_bad_files_are_one_line_errors(recorded, tmp_path):
     torch.save(payload, tmp_path / "short.pt")
     with pytest.raises(RecordingError, match="do not match"):
         load_recording(tmp_path / "short.pt")
+
+
+def test_the_train_command_records_a_run_and_carries_it_on_after_resume(mnist_root, tmp_path):
+    out, record = tmp_path / "run.pt", tmp_path / "rec.pt"
+    common = ["--data-root", str(mnist_root), "--device", "cpu", "--out", str(out), "--record", str(record)]
+    small = ["--set", "batch_size=8", "--set", "holdout_size=32", "--record-every", "2"]
+    assert main(["train", "--preset", "quick", "--steps", "5", *small, *common]) == 0
+    first = load_recording(record)
+    assert first.iterations == [0, 2, 4, 5]  # every 2, and the end of the run
+    assert first.config.preset == "quick" and "train" in first.card["commands"][0]
+    assert first.curves["iteration"] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert main(["train", "--resume", "--steps", "3", "--record-every", "2", *common]) == 0
+    again = load_recording(record)
+    assert again.iterations == [0, 2, 4, 5, 7, 8] and again.frames[3].shape == (64, 28, 28)
+    assert len(again.curves["w_estimate"]) == 8 and again.seconds == sorted(again.seconds)

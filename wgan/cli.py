@@ -9,7 +9,7 @@ import math
 import signal
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +29,7 @@ from wgan.data import DataUnavailableError, load_images
 from wgan.device import configure_cpu_threads, describe_device, pick_device, tune_cpu_allocator
 from wgan.live import cpu_training_defaults
 from wgan.paths import DATA_ROOT, RUNS_DIR, SHIPPED_CLASSIFIER
+from wgan.recording import Recording, RecordingError, load_recording, save_recording
 from wgan.sampling import generate, grid, noise_from_seed, save_png
 from wgan.train import TrainingDiverged, TrainState, init_state, train_chunk
 
@@ -89,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     train.add_argument("--fid-samples", type=int, default=2000, help="generated samples per FID-MNIST measurement")
     train.add_argument("--classifier", default=str(SHIPPED_CLASSIFIER), help="the FID-MNIST feature network")
+    train.add_argument(
+        "--record", default=None, metavar="FILE",
+        help="also write a recorded run (sample grids from the fixed noise, the W and FID curves) for the pages",
+    )  # fmt: skip
+    train.add_argument("--record-every", type=int, default=100, metavar="N", help="a recorded frame every N iterations")
     train.add_argument("--print-config", action="store_true", help="print the config and exit")
     train.set_defaults(handler=command_train)
 
@@ -159,7 +165,8 @@ def command_train(args: argparse.Namespace) -> int:
         f"{target - state.iteration} generator iterations to go"
     )
     quality = quality_tracker(args, state)
-    run_with_progress(state, target, out, args.save_every * 60, commands, quality)
+    recording = run_recording(args, state)
+    run_with_progress(state, target, out, args.save_every * 60, commands, quality, recording)
     print(f"saved {out} at generator iteration {state.iteration}; W estimate {state.history.last('w_estimate'):.4f}")
     return 0
 
@@ -178,6 +185,41 @@ def quality_tracker(args: argparse.Namespace, state: TrainState) -> QualityTrack
     return QualityTracker.for_run(state, classifier, n_samples=args.fid_samples, seed=0, every=args.fid_every)
 
 
+def run_recording(args: argparse.Namespace, state: TrainState) -> RunRecorder | None:
+    """The recorded run for --record (None without it): carried on from its file when the run resumes."""
+    if args.record is None:
+        return None
+    if args.record_every < 1:
+        raise CliError("--record-every must be at least 1")
+    path = Path(args.record)
+    if args.resume and path.exists():
+        try:
+            recording = load_recording(path)
+        except RecordingError as error:
+            raise CliError(str(error)) from None
+        recording.drop_after(state.iteration)  # frames a killed run took after its last checkpoint
+    else:
+        recording = Recording(state.config, card={"device": describe_device(state.device), "data": state.data.source})
+    return RunRecorder(recording, path, args.record_every)
+
+
+@dataclass
+class RunRecorder:
+    """A recording that the training loop adds frames to and saves with each checkpoint."""
+
+    recording: Recording
+    path: Path
+    every: int
+
+    def next_due(self, state: TrainState) -> int:
+        iterations = self.recording.iterations
+        return iterations[-1] + self.every if iterations else state.iteration
+
+    def save(self, state: TrainState) -> None:
+        self.recording.finish(state)
+        save_recording(self.recording, self.path)
+
+
 def run_with_progress(
     state: TrainState,
     target: int,
@@ -185,11 +227,14 @@ def run_with_progress(
     save_every_s: float,
     commands: list[str],
     quality: QualityTracker | None = None,
+    recorder: RunRecorder | None = None,
 ) -> None:
     from tqdm import tqdm
 
     # "command" is the one that chose the config; "commands" adds every --resume after it.
     card = {"command": commands[0], "commands": commands, "device": describe_device(state.device)}
+    if recorder is not None:
+        recorder.recording.card["commands"] = commands
     last_save = time.monotonic()
     # `kill` (SIGTERM) saves too, like Ctrl-C: a background run stopped by its owner loses nothing.
     previous_handler = signal.signal(signal.SIGTERM, _interrupt)
@@ -199,7 +244,11 @@ def run_with_progress(
             while state.iteration < target:
                 if quality is not None and quality.due(state):
                     fid = quality.update(state).report.fid_mnist
+                if recorder is not None and recorder.recording.due(state, recorder.every):
+                    recorder.recording.add_frame(state)
                 stop = target if quality is None else min(target, quality.next_due(state))
+                if recorder is not None:
+                    stop = min(stop, recorder.next_due(state))
                 # Chunks of about a second keep the bar lively without syncing the device every step.
                 result = train_chunk(state, stop - state.iteration, max_seconds=1.0)
                 bar.update(result.iterations)
@@ -211,12 +260,18 @@ def run_with_progress(
                 )
                 if time.monotonic() - last_save >= save_every_s:  # a killed run loses at most this much
                     save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
+                    if recorder is not None:
+                        recorder.save(state)
                     last_save = time.monotonic()
             if quality is not None and quality.last_iteration(state) != state.iteration:
                 quality.update(state)  # the end of the run is always measured
+            if recorder is not None:
+                recorder.recording.add_frame(state)  # and recorded
         finally:
             # Also on Ctrl-C: nothing trained is lost.
             save_checkpoint(state, out, {**card, "wall_seconds": round(state.wall_seconds, 1)})
+            if recorder is not None:
+                recorder.save(state)
             signal.signal(signal.SIGTERM, previous_handler)
 
 

@@ -53,6 +53,11 @@ class Recording:
         self.seconds.append(round(state.wall_seconds, 2))
         self.frames.append(to_uint8(generate(state.sampler, state.fixed_noise)))
 
+    def drop_after(self, iteration: int) -> None:
+        """Forget frames taken after `iteration` (a resumed run goes on from its checkpoint, not from them)."""
+        keep = bisect.bisect_right(self.iterations, iteration)
+        del self.iterations[keep:], self.seconds[keep:], self.frames[keep:]
+
     def finish(self, state: TrainState) -> None:
         """Copy the run's W curve (thinned to MAX_CURVE_POINTS) and its FID-MNIST points."""
         columns = state.history.columns

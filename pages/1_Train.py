@@ -250,7 +250,9 @@ def draw(run: LiveRun) -> st.delta_generator.DeltaGenerator:
                 st.caption(ui.train.CHART_NOTES[key])
         elif more == "quality (FID-MNIST)":
             st.caption(ui.train.CHART_NOTES["quality"])
-            render_quality_section(run.state, run.baseline, key="train.quality")
+            recording = ui.recording.shipped(SHIPPED_RECORDING)
+            recorded = {"recorded run": recording.quality} if recording else None
+            render_quality_section(run.state, run.baseline, key="train.quality", recorded=recorded)
     return status
 
 

@@ -299,7 +299,7 @@ def test_a_run_that_stops_by_itself_names_why(small_data):
     diverged = RunController()
     diverged.start(begin(small_config(), small_data))
     live.scale_learning_rates(diverged.run.state, 1e30)
-    diverged.run.state.config = replace(diverged.run.state.config, clip_value=0.0)
+    diverged.run.state.config = replace(diverged.run.state.config, lipschitz="gp")  # unclipped, so it blows up
     diverged.train(1.0, lambda: None)
     assert diverged.status is RunStatus.DIVERGED and not diverged.can("resume") and diverged.can("retry")
     diverged.retry(lr_scale=1e-30)

@@ -85,3 +85,13 @@ def test_the_train_command_records_a_run_and_carries_it_on_after_resume(mnist_ro
     again = load_recording(record)
     assert again.iterations == [0, 2, 4, 5, 7, 8] and again.frames[3].shape == (64, 28, 28)
     assert len(again.curves["w_estimate"]) == 8 and again.seconds == sorted(again.seconds)
+
+
+def test_the_fid_against_seconds_chart_draws_each_run_that_kept_its_seconds():
+    from ui.quality import fid_seconds_figure
+
+    yours = {"wall_seconds": [10.0, 20.0], "fid_mnist": [300.0, 80.0]}
+    older = {"iteration": [0.0], "fid_mnist": [900.0]}  # a checkpoint from before the clock was kept
+    figure = fid_seconds_figure({"your run": yours, "old run": older, "recorded run": {**yours, "fid_mnist": [90.0, 40.0]}})
+    assert [trace.name for trace in figure.data] == ["your run", "recorded run"]
+    assert list(figure.data[0].x) == [10.0, 20.0] and list(figure.data[1].y) == [90.0, 40.0]

@@ -25,6 +25,7 @@ from wgan.paths import SHIPPED_CLASSIFIER
 from wgan.train import TrainState
 
 DEFAULT_CLASSIFIER = SHIPPED_CLASSIFIER
+FID_BAR = 50.0  # FID-MNIST at which samples are recognisable digits (checkpoints/README.md)
 NOT_COMPARABLE = (
     "FID-MNIST is the Frechet distance in the 128-d features of our own small MNIST classifier. It is not "
     "comparable with published FIDs (those use Inception-v3 features); compare it only with other FID-MNIST "
@@ -111,6 +112,29 @@ def quality_figure(
     return figure
 
 
+def fid_seconds_figure(runs: dict[str, dict[str, list[float]]]) -> go.Figure:
+    """FID-MNIST against seconds of training (log scale), one line per run: when the digits arrived.
+
+    runs maps a legend name to a quality record with "wall_seconds" and "fid_mnist" (a TrainState's
+    `quality`, or a recording's); records without seconds are left out.
+    """
+    figure = go.Figure()
+    for name, quality in runs.items():
+        seconds, fid = quality.get("wall_seconds", []), quality.get("fid_mnist", [])
+        if seconds:
+            figure.add_trace(go.Scatter(x=seconds, y=fid, name=name, mode="lines+markers"))
+    figure.add_hline(y=FID_BAR, line_dash="dash", line_color="gray", annotation_text="recognisable digits (50)")
+    figure.update_layout(
+        title="FID-MNIST against seconds of training",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+        xaxis={"title": "seconds of training (evaluations not counted)"},
+        yaxis={"title": "FID-MNIST", "type": "log"},
+    )
+    return figure
+
+
 def histogram_figure(histograms: dict[str, list[int]]) -> go.Figure:
     """Grouped bars: share of samples classified as each digit, one series per run (e.g. WGAN, GAN)."""
     figure = go.Figure()
@@ -163,6 +187,7 @@ def render_quality_section(
     classifier_path: str | Path = DEFAULT_CLASSIFIER,
     key: str = "train.quality",
     update: bool = True,
+    recorded: dict[str, dict[str, list[float]]] | None = None,
 ) -> None:
     """Measured quality of a training run, for the Training page.
 
@@ -178,6 +203,7 @@ def render_quality_section(
             rebuilt when `state` or `baseline` is a different object, or `every`/`n_samples` change. The
             points stay in `state.quality` and `baseline.quality` (and so in a saved run's checkpoint).
         update: False draws what was measured without evaluating (e.g. while scrubbing a paused run).
+        recorded: {legend name: quality record} of recorded runs to draw beside it against seconds.
 
     Call it after the training chunk of a fragment tick (never inside a step): it evaluates only when a
     tracker is due, so most ticks only redraw.
@@ -200,6 +226,8 @@ def render_quality_section(
         quality_figure(state.quality, baseline.quality if baseline is not None else None),
         key=f"{key}.chart.w_fid",
     )
+    runs = {"your run (WGAN)": state.quality, **({"GAN baseline": baseline.quality} if baseline else {})}
+    st.plotly_chart(fid_seconds_figure({**runs, **(recorded or {})}), key=f"{key}.chart.fid_seconds")
     histograms = {}
     for label, run in (("WGAN", state), ("GAN baseline", baseline)):
         latest = latest_point(run.quality) if run is not None else None

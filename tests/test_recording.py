@@ -92,6 +92,7 @@ def test_the_fid_against_seconds_chart_draws_each_run_that_kept_its_seconds():
 
     yours = {"wall_seconds": [10.0, 20.0], "fid_mnist": [300.0, 80.0]}
     older = {"iteration": [0.0], "fid_mnist": [900.0]}  # a checkpoint from before the clock was kept
-    figure = fid_seconds_figure({"your run": yours, "old run": older, "recorded run": {**yours, "fid_mnist": [90.0, 40.0]}})
+    recorded = {**yours, "fid_mnist": [90.0, 40.0]}
+    figure = fid_seconds_figure({"your run": yours, "old run": older, "recorded run": recorded})
     assert [trace.name for trace in figure.data] == ["your run", "recorded run"]
     assert list(figure.data[0].x) == [10.0, 20.0] and list(figure.data[1].y) == [90.0, 40.0]

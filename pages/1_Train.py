@@ -348,7 +348,7 @@ st.title("Train a WGAN")
 st.caption(
     f"Training on {describe_device(device())}; the charts redraw, then the run trains for about "
     f"{tick():g} s (a status line counts its iterations), and again. The run lives in this browser "
-    f"tab's session and survives switching pages. {hosting().describe()}."
+    f"tab's session and survives switching pages. {hosting().describe()}.\n\n{ui.train.EXPECTATIONS}"
 )
 if st.session_state.get("train.device_warning"):
     st.warning(st.session_state["train.device_warning"])

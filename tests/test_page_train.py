@@ -14,6 +14,8 @@ from wgan.checkpoint import load_checkpoint, save_checkpoint
 from wgan.config import PAGE_DEFAULT_PRESET, preset
 from wgan.controller import RunStatus
 from wgan.data import load_images
+from wgan.paths import SHIPPED_RECORDING
+from wgan.recording import load_recording
 from wgan.train import init_state, train_chunk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,3 +297,20 @@ def test_without_mnist_or_internet_the_page_falls_back_to_the_offline_digits(tmp
     run = current_run(at)
     assert run.state.config.dataset == "digits-offline" and len(run.state.data) == 4500
     assert any("offline MNIST digits" in str(info.value) and "no network" in str(info.value) for info in at.info)
+
+
+def test_the_shipped_recording_plays_before_start_and_stands_beside_the_live_run(mnist_root, tmp_path):
+    at = page(mnist_root, tmp_path)
+    recording = load_recording(SHIPPED_RECORDING)  # the shipped file itself: the page reads it as it is
+    assert at.select_slider(key="train.recorded").value == recording.iterations[-1]
+    shown = " ".join(str(element.proto) for element in at.get("image"))
+    assert "Recorded, not yours" in shown and "iteration 0 (" in shown  # the filmstrip starts at noise
+    at.select_slider(key="train.recorded").set_value(recording.iterations[3]).run()
+    assert f"iteration {recording.iterations[3]:,} after" in " ".join(str(e.proto) for e in at.get("image"))
+    at.button(key="train.start").click().run()
+    assert not messages(at)
+    live = current_run(at)
+    beside = " ".join(str(element.proto) for element in at.get("image"))
+    assert "Your run (WGAN)" in beside
+    index = recording.frame_at(live.snapshots[-1].iteration)
+    assert f"Recorded, not yours: iteration {recording.iterations[index]:,} after" in beside

@@ -96,3 +96,12 @@ def test_the_fid_against_seconds_chart_draws_each_run_that_kept_its_seconds():
     figure = fid_seconds_figure({"your run": yours, "old run": older, "recorded run": recorded})
     assert [trace.name for trace in figure.data] == ["your run", "recorded run"]
     assert list(figure.data[0].x) == [10.0, 20.0] and list(figure.data[1].y) == [90.0, 40.0]
+
+
+def test_beside_a_live_run_the_recording_shows_its_frame_at_the_same_iteration(recorded):
+    from ui.recording import frame_beside
+
+    _, recording = recorded
+    images, caption = frame_beside(recording, 3)  # frames at 0, 2, 4: iteration 3 shows the one at 2
+    assert np.array_equal(images, recording.frames[1])
+    assert caption.startswith("Recorded, not yours: iteration 2 after") and "quick" in caption

@@ -38,7 +38,7 @@ def shipped(path: Path) -> Recording | None:
 def source(recording: Recording) -> str:
     """Where the recording came from, for every caption: it is never the visitor's run."""
     device = recording.card.get("device", "a CPU")
-    return f"a recorded run of the **{recording.config.preset}** preset on {device}"
+    return f"a recorded run of the **{recording.config.preset}** preset on {device}, {recording.config.precision}"
 
 
 def fid_seconds_figure(recording: Recording, marker_seconds: float | None) -> go.Figure:

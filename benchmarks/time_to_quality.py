@@ -36,10 +36,9 @@ from wgan.controller import RunController, RunStatus, tick_seconds
 from wgan.data import DataUnavailableError, load_images
 from wgan.device import configure_cpu_threads, cpu_has_fast_bf16, describe_device, pick_device
 from wgan.live import cpu_training_defaults, page_defaults, start_run
-from wgan.metrics import evaluate_generator, reference_statistics
+from wgan.metrics import FID_BAR, evaluate_generator, reference_statistics
 from wgan.paths import SHIPPED_CLASSIFIER
 
-FID_BAR = 50.0  # FID-MNIST at which the samples are recognisable digits (checkpoints/README.md)
 ALL_CLASSES = 10
 
 

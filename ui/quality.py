@@ -20,12 +20,11 @@ from plotly.subplots import make_subplots
 
 from wgan.checkpoint import CheckpointError
 from wgan.classifier import MnistClassifier, load_classifier
-from wgan.metrics import COVERAGE_FRACTION, QualityTracker
+from wgan.metrics import COVERAGE_FRACTION, FID_BAR, QualityTracker
 from wgan.paths import SHIPPED_CLASSIFIER
 from wgan.train import TrainState
 
 DEFAULT_CLASSIFIER = SHIPPED_CLASSIFIER
-FID_BAR = 50.0  # FID-MNIST at which samples are recognisable digits (checkpoints/README.md)
 NOT_COMPARABLE = (
     "FID-MNIST is the Frechet distance in the 128-d features of our own small MNIST classifier. It is not "
     "comparable with published FIDs (those use Inception-v3 features); compare it only with other FID-MNIST "

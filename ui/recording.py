@@ -14,11 +14,11 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui.quality import fid_seconds_figure as quality_figure_by_seconds
 from wgan.recording import Recording, RecordingError, load_recording
 from wgan.sampling import grid, png_bytes
 
 FILMSTRIP_FRAMES = 6  # frames shown side by side before Start: noise to digits at a glance
-FID_BAR = 50.0
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -42,22 +42,10 @@ def source(recording: Recording) -> str:
 
 
 def fid_seconds_figure(recording: Recording, marker_seconds: float | None) -> go.Figure:
-    """FID-MNIST against training seconds (log scale), the bar dashed, the shown frame dotted."""
-    quality = recording.quality
-    seconds, fid = quality.get("wall_seconds", []), quality.get("fid_mnist", [])
-    fig = go.Figure(go.Scatter(x=seconds, y=fid, mode="lines+markers", name="FID-MNIST"))
-    fig.add_hline(y=FID_BAR, line_dash="dash", line_color="gray")  # no annotation: on a log axis it sits at 10^50
+    """The recording's FID-MNIST against training seconds (ui.quality's chart), the shown frame dotted."""
+    fig = quality_figure_by_seconds({"recorded run": recording.quality})
     if marker_seconds is not None:
         fig.add_vline(x=marker_seconds, line_dash="dot", line_color="gray")
-    fig.update_layout(
-        title="The recorded run's FID-MNIST (lower is better; dashed: 50, recognisable digits)",
-        xaxis_title="seconds of training",
-        yaxis_title="FID-MNIST",
-        yaxis_type="log",
-        height=280,
-        margin=dict(l=70, r=10, t=40, b=50, autoexpand=False),
-        showlegend=False,
-    )
     return fig
 
 

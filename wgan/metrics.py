@@ -29,6 +29,7 @@ from wgan.train import TrainState
 # A class counts as covered when it receives at least this fraction of its uniform share (1/10 of the
 # samples): 0.25 * 10% = 2.5% of the samples. MNIST's own classes range from 8.9% to 11.4% of the test
 # split, so real data covers all ten; a generator that almost never draws a digit does not.
+FID_BAR = 50.0  # FID-MNIST at or below which samples are recognisable digits (checkpoints/README.md)
 COVERAGE_FRACTION = 0.25
 BATCH_SIZE = 500  # images per forward pass when generating and classifying (bounded memory)
 

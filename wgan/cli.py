@@ -211,10 +211,6 @@ class RunRecorder:
     path: Path
     every: int
 
-    def next_due(self, state: TrainState) -> int:
-        iterations = self.recording.iterations
-        return iterations[-1] + self.every if iterations else state.iteration
-
     def save(self, state: TrainState) -> None:
         self.recording.finish(state)
         save_recording(self.recording, self.path)
@@ -248,7 +244,7 @@ def run_with_progress(
                     recorder.recording.add_frame(state)
                 stop = target if quality is None else min(target, quality.next_due(state))
                 if recorder is not None:
-                    stop = min(stop, recorder.next_due(state))
+                    stop = min(stop, recorder.recording.next_due(state, recorder.every))
                 # Chunks of about a second keep the bar lively without syncing the device every step.
                 result = train_chunk(state, stop - state.iteration, max_seconds=1.0)
                 bar.update(result.iterations)

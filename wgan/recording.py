@@ -18,11 +18,11 @@ import torch
 
 from wgan.config import ConfigError, TrainConfig
 from wgan.sampling import generate, to_uint8
-from wgan.train import TrainState
+from wgan.train import TrainState, kept_rows
 
 FORMAT = "wgan-recording"
 FORMAT_VERSION = 1
-MAX_CURVE_POINTS = 2_000  # the W curve is kept at this many points at most (every k-th row)
+MAX_CURVE_POINTS = 2_000  # the W curve is kept at this many points at most (`wgan.train.kept_rows`)
 
 
 class RecordingError(ValueError):
@@ -41,9 +41,13 @@ class Recording:
     curves: dict[str, list[float]] = field(default_factory=dict)  # "iteration", "w_estimate"
     quality: dict[str, list[float]] = field(default_factory=dict)  # the run's FID-MNIST points
 
+    def next_due(self, state: TrainState, every: int) -> int:
+        """The generator iteration of the next frame: `every` after the last one (now, before the first)."""
+        return self.iterations[-1] + every if self.iterations else state.iteration
+
     def due(self, state: TrainState, every: int) -> bool:
-        """Whether `state` has reached the next frame (the first frame is iteration 0)."""
-        return not self.iterations or state.iteration >= self.iterations[-1] + every
+        """Whether `state` has reached the next frame."""
+        return state.iteration >= self.next_due(state, every)
 
     def add_frame(self, state: TrainState) -> None:
         """The samples of `state`'s fixed noise now (as the page's snapshots draw them), and the clock."""
@@ -61,8 +65,9 @@ class Recording:
     def finish(self, state: TrainState) -> None:
         """Copy the run's W curve (thinned to MAX_CURVE_POINTS) and its FID-MNIST points."""
         columns = state.history.columns
-        step = max(1, -(-len(columns.get("iteration", ())) // MAX_CURVE_POINTS))
-        self.curves = {name: list(columns.get(name, ())[::step]) for name in ("iteration", "w_estimate")}
+        keep = kept_rows(len(columns.get("iteration", ())), MAX_CURVE_POINTS)
+        names = [name for name in ("iteration", "w_estimate") if name in columns]
+        self.curves = {name: [columns[name][i] for i in keep] for name in names}
         self.quality = {name: list(values) for name, values in state.quality.items()}
 
     def frame_at(self, iteration: int) -> int:
